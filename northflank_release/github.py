@@ -1,0 +1,100 @@
+"""Everything the runner reads from us: workflow commands on stdout, the outputs file, the step summary.
+
+The escaping and the file-command format (a fresh random delimiter per value) come from the maintained
+github-action-utils library; this module decides what is safe to print and what to do outside GitHub,
+where workflow commands would only be noise (or, for add-mask, print the secret).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TextIO
+
+import github_action_utils as gha
+
+
+class Workflow:
+    """Talks to the runner when running in GitHub Actions, and to a human terminal otherwise."""
+
+    def __init__(self, *, in_actions: bool, debug: bool, environ: Mapping[str, str] | None = None) -> None:
+        self.in_actions = in_actions
+        self.debug_enabled = debug
+        env = os.environ if environ is None else environ
+        self.outputs_file = env.get("GITHUB_OUTPUT", "")
+        self.summary_file = env.get("GITHUB_STEP_SUMMARY", "")
+        self._secrets: list[str] = []
+
+    def mask(self, secret: str) -> None:
+        """Hide the secret: the runner masks it, and this class redacts it from all it writes."""
+        if not secret:
+            return
+        # Only the runner understands add-mask; on a terminal the command would print the secret itself.
+        if self.in_actions:
+            gha.add_mask(secret)
+        self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def info(self, text: str) -> None:
+        """Print a log line that may hold text from outside (API messages, run names) safely."""
+        line = self.redact(text).replace("\r", " ").replace("\n", " ")
+        if "::" in line or "##[" in line:
+            # The runner would read such a line as a command; stop-commands makes it plain text.
+            with gha.stop_commands():
+                _print(line)
+        else:
+            _print(line)
+
+    def debug(self, text: str) -> None:
+        text = self.redact(text)
+        if self.debug_enabled:
+            if self.in_actions:
+                gha.debug(text)
+            else:
+                _print(f"debug: {text}", stream=sys.stderr)
+
+    def error(self, message: str, title: str) -> None:
+        message = self.redact(message)
+        if self.in_actions:
+            gha.error(message, title=title)
+        else:
+            _print(f"error: {title}: {message}", stream=sys.stderr)
+
+    def warning(self, message: str, title: str) -> None:
+        message = self.redact(message)
+        if self.in_actions:
+            gha.warning(message, title=title)
+        else:
+            _print(f"warning: {title}: {message}", stream=sys.stderr)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        if self.in_actions:
+            with gha.group(title):
+                yield
+        else:
+            _print(title)
+            yield
+
+    def set_outputs(self, outputs: Mapping[str, str]) -> None:
+        """Write outputs in the runner's file-command format; print them when there is no outputs file."""
+        if self.outputs_file:
+            for name, value in outputs.items():
+                gha.set_output(name, self.redact(value))
+        elif not self.in_actions:
+            for name, value in outputs.items():
+                self.info(f"output {name}={value}")
+
+    def append_summary(self, markdown: str) -> None:
+        if self.summary_file:
+            gha.append_job_summary(self.redact(markdown))
+
+
+def _print(text: str, stream: TextIO | None = None) -> None:
+    print(text, file=stream or sys.stdout, flush=True)

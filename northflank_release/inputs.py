@@ -1,0 +1,188 @@
+"""Parsers for the text forms users write in workflow inputs: booleans, durations, mappings.
+
+Each parser takes the raw text and returns plain data, or raises InputFormatError with a message that
+says what was expected. They know nothing about which input they read: settings adds that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+class InputFormatError(ValueError):
+    """The text is not in the form the input takes; the message says how to fix it."""
+
+
+_TRUE = ("true", "True", "TRUE")
+_FALSE = ("false", "False", "FALSE")
+
+
+def parse_boolean(text: str) -> bool:
+    """Accept exactly what the Actions toolkit's getBooleanInput accepts."""
+    value = text.strip()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputFormatError(f"{value!r} is not a boolean: use true or false")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])", re.ASCII)
+_DURATION_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Read `90`, `90s`, `15m`, `1h`, `1h30m` (plain numbers are seconds) into seconds."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value, re.ASCII):
+        return float(value)
+    parts = _DURATION_PART.findall(value)
+    units = [unit for _, unit in parts]
+    rebuilt = "".join(number + unit for number, unit in parts)
+    # Units must appear once each, largest first, with nothing between them.
+    if not parts or rebuilt != value or units != sorted(set(units), key="hms".index):
+        raise InputFormatError(
+            f"{value!r} is not a duration: use seconds (90), or a number with h, m or s (90s, 15m, 1h30m)"
+        )
+    return sum(float(number) * _DURATION_UNIT[unit] for number, unit in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds the way users write durations: 95 -> 1m35s."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text + (f"{secs}s" if secs or not text else "")
+
+
+def parse_json_or_yaml_object(text: str) -> dict[str, Any]:
+    """Read a JSON object or a YAML mapping. JSON keeps its types; YAML is read with safe_load."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return _parse_json_object(stripped)
+    return _parse_yaml_mapping(text, keep_strings=False)
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """Read `arguments`: a JSON object, `KEY=VALUE` lines, or a YAML mapping (values stay strings)."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        return _parse_json_object(stripped)
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if lines and all(_has_key_before_equals(line) for line in lines):
+        return _parse_key_value_lines(text)
+    if lines and not any(":" in line for line in lines):
+        # Neither form fits; the user most likely meant KEY=VALUE and forgot an `=` somewhere.
+        first_bad = next(n for n, line in enumerate(text.splitlines(), 1) if _is_bad_key_value_line(line))
+        raise InputFormatError(f"line {first_bad} has no '=': write KEY=VALUE lines, a JSON object or a YAML mapping")
+    return _parse_yaml_mapping(text, keep_strings=True)
+
+
+def _has_key_before_equals(line: str) -> bool:
+    key, sep, _ = line.partition("=")
+    return bool(sep) and bool(key.strip()) and ":" not in key
+
+
+def _is_bad_key_value_line(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#") and not _has_key_before_equals(line)
+
+
+def _parse_key_value_lines(text: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if key in result:
+            raise InputFormatError(f"line {number}: key {key!r} is given twice; give each key once")
+        # A value keeps everything after the first '=', including further '=' signs and inner spaces.
+        result[key] = value.strip()
+    return result
+
+
+def _parse_json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise InputFormatError(f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    if not isinstance(value, dict):
+        raise InputFormatError(f"must be a JSON object ({{...}}), not {_json_kind(value)}")
+    return value
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InputFormatError(f"key {key!r} is given twice; give each key once")
+        result[key] = value
+    return result
+
+
+def _parse_yaml_mapping(text: str, *, keep_strings: bool) -> dict[str, Any]:
+    # Imported here so JSON and KEY=VALUE inputs never pay for loading a YAML parser.
+    import yaml
+
+    loader = _string_loader() if keep_strings else yaml.SafeLoader
+    try:
+        value = yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are SafeLoader or a subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputFormatError(f"is not valid YAML: {error.problem}{where}") from None
+    except yaml.YAMLError as error:
+        raise InputFormatError(f"is not valid YAML: {error}") from None
+    except RecursionError:
+        raise InputFormatError("is nested too deeply to read") from None
+    if not isinstance(value, dict):
+        raise InputFormatError(f"must be a mapping (key: value lines or a JSON object), not {_json_kind(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise InputFormatError(f"key {key!r} must be text; quote it")
+    return value
+
+
+_STRING_LOADER: Any = None
+
+
+def _string_loader() -> Any:
+    """A SafeLoader that keeps every scalar as the exact text written: `1.10` stays "1.10", `yes` stays "yes"."""
+    global _STRING_LOADER
+    if _STRING_LOADER is None:
+        import yaml
+
+        class StringLoader(yaml.SafeLoader):
+            pass
+
+        def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+            keys: set[Any] = set()
+            for key_node, _ in node.value:
+                key = loader.construct_object(key_node)
+                if key in keys:
+                    raise InputFormatError(f"key {key!r} is given twice; give each key once")
+                keys.add(key)
+            return loader.construct_mapping(node)
+
+        StringLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+        # Resolving every plain scalar as a string stops YAML 1.1 typing (numbers, booleans, dates).
+        StringLoader.yaml_implicit_resolvers = {}
+        _STRING_LOADER = StringLoader
+    return _STRING_LOADER
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a single value"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

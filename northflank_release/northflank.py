@@ -1,0 +1,222 @@
+"""The Northflank API client: one requests.Session, explicit timeouts, typed answers and errors.
+
+It makes exactly one HTTP request per call and never retries: the retry rules differ between the
+trigger (which must not deploy twice) and reads, so they live with their callers (trigger, waiting).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from northflank_release import __version__
+
+CONNECT_TIMEOUT = 10.0
+USER_AGENT = f"northflank-release-action/{__version__}"
+MAX_LIST_PAGES = 50  # 5,000 runs at 100 a page: far past any sane history, and a bound on a runaway cursor
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int | None = None
+    remaining: int | None = None
+    reset_seconds: float | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Any) -> RateLimit:
+        return cls(
+            limit=_int_header(headers, "x-ratelimit-limit"),
+            remaining=_int_header(headers, "x-ratelimit-remaining"),
+            reset_seconds=_float_header(headers, "x-ratelimit-reset"),
+            retry_after=_float_header(headers, "retry-after"),
+        )
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """A 2xx answer: the parsed JSON (None when the body was not JSON), its text, and its headers' facts."""
+
+    status: int
+    data: Any
+    text: str
+    rate_limit: RateLimit
+    server_time: float | None  # the Date header as a Unix time, to compare with the API's own timestamps
+
+
+class ApiError(Exception):
+    """A non-2xx answer: the status, Northflank's own message (when it sent one) and the rate-limit facts."""
+
+    def __init__(self, status: int, message: str, *, error_id: str = "", rate_limit: RateLimit | None = None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.error_id = error_id
+        self.rate_limit = rate_limit or RateLimit()
+
+
+@dataclass(frozen=True)
+class Target:
+    """The release flow of one pipeline stage."""
+
+    project_id: str
+    pipeline_id: str
+    stage: str
+    team_id: str = ""
+
+    @property
+    def runs_path(self) -> str:
+        prefix = f"/v1/teams/{quote(self.team_id, safe='')}" if self.team_id else "/v1"
+        return (
+            f"{prefix}/projects/{quote(self.project_id, safe='')}/pipelines/{quote(self.pipeline_id, safe='')}"
+            f"/release-flows/{quote(self.stage, safe='')}/runs"
+        )
+
+
+@dataclass
+class NorthflankClient:
+    api_url: str
+    token: str = field(repr=False)
+    read_timeout: float = 30.0
+    debug: Callable[[str], None] = lambda _text: None
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def __post_init__(self) -> None:
+        # Headers on the session, not per call, so no code path can send a request without them.
+        self.session.headers.update(
+            {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+        )
+
+    def trigger(self, target: Target, body: dict[str, Any]) -> ApiAnswer:
+        return self._request("POST", target.runs_path, body=body)
+
+    def get_run(self, target: Target, run_id: str) -> ApiAnswer:
+        return self._request("GET", f"{target.runs_path}/{quote(run_id, safe='')}")
+
+    def abort_run(self, target: Target, run_id: str, timeout: float | None = None) -> ApiAnswer:
+        return self._request("POST", f"{target.runs_path}/{quote(run_id, safe='')}/abort", timeout=timeout)
+
+    def list_runs(self, target: Target, per_page: int = 100) -> Iterator[tuple[dict[str, Any], ApiAnswer]]:
+        """Every run of the flow, page by page, with the answer each came in."""
+        params: dict[str, str] = {"per_page": str(per_page)}
+        for page in range(1, MAX_LIST_PAGES + 1):
+            answer = self._request("GET", target.runs_path, params=params)
+            payload = answer.data if isinstance(answer.data, dict) else {}
+            data = payload.get("data")
+            runs = data.get("runs") if isinstance(data, dict) else None
+            for run in runs if isinstance(runs, list) else []:
+                if isinstance(run, dict):
+                    yield run, answer
+            pagination = payload.get("pagination")
+            if not isinstance(pagination, dict) or not pagination.get("hasNextPage"):
+                return
+            cursor = pagination.get("cursor")
+            params = {"per_page": str(per_page)}
+            if cursor:
+                params["cursor"] = str(cursor)
+            else:
+                params["page"] = str(page + 1)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> ApiAnswer:
+        url = self.api_url + path
+        self.debug(
+            f"{method} {url}" + (f"?{_query(params)}" if params else "") + (f" {json.dumps(body)}" if body else "")
+        )
+        read_timeout = timeout if timeout is not None else self.read_timeout
+        response = self.session.request(
+            method,
+            url,
+            json=body,
+            params=params,
+            timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
+            allow_redirects=False,  # a redirect could carry the token to another host
+        )
+        rate_limit = RateLimit.from_headers(response.headers)
+        text = response.text
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = None
+        self.debug(f"-> HTTP {response.status_code}, {len(text)} bytes, rate limit remaining {rate_limit.remaining}")
+        if not 200 <= response.status_code < 300:
+            message, error_id = _error_message(data, text, response.status_code, response.reason)
+            raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
+        return ApiAnswer(response.status_code, data, text, rate_limit, _server_time(response.headers))
+
+
+def run_from(answer_data: Any) -> dict[str, Any] | None:
+    """The run in a `{"data": {...}}` envelope (or a bare run object), when there is one."""
+    if isinstance(answer_data, dict):
+        inner = answer_data.get("data", answer_data)
+        if isinstance(inner, dict):
+            return inner
+    return None
+
+
+def _error_message(data: Any, text: str, status: int, reason: str) -> tuple[str, str]:
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or "").strip()
+        details = error.get("details")
+        if details:
+            message = f"{message} ({json.dumps(details)[:300]})" if message else json.dumps(details)[:300]
+        if message:
+            return message, str(error.get("id") or "")
+    if data is None and text.strip():
+        kind = "an HTML page" if "<html" in text[:500].lower() else "a body that is not JSON"
+        return f"{reason or 'error'} (the API answered with {kind}, likely from a proxy or gateway)", ""
+    return reason or f"HTTP {status}", ""
+
+
+def _query(params: dict[str, str]) -> str:
+    return "&".join(f"{key}={value}" for key, value in params.items())
+
+
+def _int_header(headers: Any, name: str) -> int | None:
+    value = _float_header(headers, name)
+    return int(value) if value is not None else None
+
+
+def _float_header(headers: Any, name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        return _http_date_delay(str(raw)) if name == "retry-after" else None
+    return value if value >= 0 else None
+
+
+def _http_date_delay(raw: str) -> float | None:
+    """Retry-After may also be an HTTP date."""
+    import time
+
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _server_time(headers: Any) -> float | None:
+    raw = headers.get("date")
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,232 @@
+"""Settings and the GitHub context -> the request body, validated as the API would validate it.
+
+The schema file states the API's rules. Its patterns are JavaScript regexes that must match the whole
+value, while jsonschema applies them with Python's re.search (where `$` also matches before a trailing
+newline and `\\s` is a different set), so name and description are also full-matched here with
+equivalent Python regexes, and these checks give the user the reasons in words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from northflank_release.settings import GitHubContext, InputProblem, Settings
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"
+
+# ECMA-262's \s: these code points, and nothing else (Python's \s also takes \x1c-\x1f and \x85).
+_JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SEP = rf"(?:-|[{_JS_WHITESPACE}])"
+NAME_PATTERN = re.compile(rf"[a-zA-Z](?:{_SEP}?[a-zA-Z0-9]+(?:{_SEP}[a-zA-Z0-9]+)*)?")
+DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%^&*\-_:!]+")
+NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
+
+# Which input a value at a body key came from, for error messages.
+_INPUT_OF_KEY = {
+    "name": "name",
+    "description": "description",
+    "arguments": "arguments",
+    "overrides": "overrides",
+    "releaseNodeOverrides": "release-node-overrides",
+}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Where to send the run request and what to send."""
+
+    project_id: str
+    pipeline_id: str
+    stage: str
+    team_id: str
+    body: dict[str, Any]
+    name_was_derived: bool
+
+    @property
+    def name(self) -> str:
+        return str(self.body.get("name", ""))
+
+
+class RequestError(Exception):
+    def __init__(self, problems: list[InputProblem]) -> None:
+        super().__init__(f"{len(problems)} request problem(s)")
+        self.problems = problems
+
+
+def utf16_length(text: str) -> int:
+    """Length as JavaScript counts it, which is how the API's minLength/maxLength apply."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def build_request(settings: Settings, context: GitHubContext, now: datetime | None = None) -> RunRequest:
+    """Merge request-file and inputs, derive what is missing, and validate; raise RequestError on problems."""
+    body: dict[str, Any] = dict(settings.request_file or {})
+    for key, value in (
+        ("arguments", settings.arguments),
+        ("overrides", settings.overrides),
+        ("releaseNodeOverrides", settings.release_node_overrides),
+    ):
+        if value is not None:
+            base = body.get(key)
+            # Key-by-key merge, the input winning; a non-object in the file is left for the schema to report.
+            body[key] = {**base, **value} if isinstance(base, dict) else value
+    if settings.run_name:
+        body["name"] = settings.run_name
+    if settings.run_description:
+        body["description"] = settings.run_description
+    name_was_derived = "name" not in body
+    if name_was_derived:
+        body["name"] = derive_run_name(context, now)
+    if "description" not in body:
+        body["description"] = derive_description(context)
+
+    problems = validate_body(body)
+    if problems:
+        raise RequestError(problems)
+    return RunRequest(
+        project_id=settings.project_id,
+        pipeline_id=settings.pipeline_id,
+        stage=settings.stage,
+        team_id=settings.team_id,
+        body=body,
+        name_was_derived=name_was_derived,
+    )
+
+
+def slug(text: str) -> str:
+    """Letters and digits with single '-' between groups: the part of a name the API pattern accepts."""
+    return "-".join(re.findall(r"[A-Za-z0-9]+", text, re.ASCII))
+
+
+def derive_run_name(context: GitHubContext, now: datetime | None = None) -> str:
+    """`v1-2-3 run 123456789-1` in GitHub; `release 20261128-160102-a3f9` outside it.
+
+    Unique per workflow run attempt, which is what makes looking a run up by name after a lost answer safe.
+    """
+    if context.run_id:
+        suffix = f" run {slug(context.run_id)}-{slug(context.run_attempt) or '1'}"
+    else:
+        moment = now or datetime.now(UTC)
+        suffix = f" {moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    ref = slug(context.ref_name) or "release"
+    if not ref[0].isalpha():
+        ref = f"ref-{ref}"
+    ref = ref[: NAME_MAX - len(suffix)].rstrip("-")
+    return ref + suffix
+
+
+def derive_description(context: GitHubContext) -> str:
+    """Say where the run came from, within the description pattern (no '@' or '#')."""
+    if not context.repository:
+        return "Triggered by the Northflank release action outside GitHub Actions"
+    parts = [f"Triggered by {context.repository}"]
+    if context.ref_name:
+        parts.append(f"{context.ref_type or 'ref'} {context.ref_name}")
+    if context.sha:
+        parts.append(f"commit {context.sha[:7]}")
+    if context.run_number:
+        workflow = f"workflow {context.workflow} " if context.workflow else "workflow "
+        parts.append(f"{workflow}run {context.run_number}")
+    text = ", ".join(parts)
+    allowed = "".join(ch if DESCRIPTION_PATTERN.fullmatch(ch) else "-" for ch in text)
+    return allowed[:DESCRIPTION_MAX].strip()
+
+
+def suggest_name(name: str) -> str:
+    """A valid spelling close to what the user wrote, for the error message."""
+    suggestion = slug(name) or "release"
+    if not suggestion[0].isalpha():
+        suggestion = f"v{suggestion}" if len(suggestion) < NAME_MAX else f"v{suggestion[: NAME_MAX - 1]}"
+    suggestion = suggestion[:NAME_MAX].rstrip("-")
+    while len(suggestion) < NAME_MIN:
+        suggestion += "-run" if suggestion[-1].isalnum() else "run"
+    return suggestion[:NAME_MAX]
+
+
+def name_problem(name: str) -> str | None:
+    """Why the API would refuse this run name, or None when it accepts it."""
+    length = utf16_length(name)
+    if length < NAME_MIN or length > NAME_MAX:
+        why = f"it is {length} characters long; names have {NAME_MIN} to {NAME_MAX}"
+    elif NAME_PATTERN.fullmatch(name):
+        return None
+    elif name != name.strip():
+        why = "it starts or ends with a space or line break"
+    elif not re.match(r"[a-zA-Z]", name):
+        why = "it must start with a letter"
+    elif bad := sorted({ch for ch in name if not re.fullmatch(rf"[a-zA-Z0-9]|{_SEP}", ch)}):
+        why = f"it contains {', '.join(_show(ch) for ch in bad)}, which run names cannot contain"
+    else:
+        why = "separators ('-' or a space) must stand alone between letters and digits, not doubled or at the end"
+    return f"name {name!r} is not a valid run name: {why}. Try {suggest_name(name)!r}"
+
+
+def description_problem(description: str) -> str | None:
+    length = utf16_length(description)
+    if length > DESCRIPTION_MAX:
+        return f"description is {length} characters long; the API accepts at most {DESCRIPTION_MAX}"
+    if DESCRIPTION_PATTERN.fullmatch(description):
+        return None
+    bad = sorted({ch for ch in description if not DESCRIPTION_PATTERN.fullmatch(ch)})
+    if not bad:
+        return "description must not be empty"
+    return (
+        f"description contains {', '.join(_show(ch) for ch in bad)}, which the API does not accept: "
+        "use letters, digits, spaces and . , ? \\ / ' \" ( ) [ ] ; ` % ^ & * - _ : !"
+    )
+
+
+def _show(ch: str) -> str:
+    return repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+
+
+def validate_body(body: dict[str, Any]) -> list[InputProblem]:
+    """Every problem with the body: our full-match checks first, then the schema for the rest."""
+    problems: list[InputProblem] = []
+    checked: set[str] = set()
+    for key, check in (("name", name_problem), ("description", description_problem)):
+        value = body.get(key)
+        if isinstance(value, str):
+            checked.add(key)
+            message = check(value)
+            if message:
+                problems.append(InputProblem(key, message))
+    for error in sorted(_schema_validator().iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+        path = [str(part) for part in error.absolute_path]
+        if path and path[0] in checked:
+            continue
+        problems.append(_schema_problem(path, error.validator, error.message, error.instance))
+    return problems
+
+
+def _schema_problem(path: list[str], validator: Any, message: str, instance: Any) -> InputProblem:
+    if not path and validator == "additionalProperties":
+        return InputProblem(
+            "request-file",
+            f"request body has unknown key(s): {message}; the API accepts only {', '.join(_INPUT_OF_KEY)}",
+        )
+    input_name = _INPUT_OF_KEY.get(path[0], "request-file") if path else "request-file"
+    location = "/".join(path) or "the top level"
+    if validator == "type":
+        message = f"it must be a JSON object ({{...}}), not {json.dumps(instance)[:60]}"
+    return InputProblem(input_name, f"{input_name}: the value at {location} is invalid: {message}")
+
+
+_VALIDATOR: Any = None
+
+
+def _schema_validator() -> Any:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        # jsonschema costs ~100 ms to import, so it loads only once a body is validated.
+        from jsonschema import Draft202012Validator
+
+        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+        _VALIDATOR = Draft202012Validator(schema)
+    return _VALIDATOR

@@ -1,0 +1,337 @@
+"""The environment, read once into typed, immutable settings.
+
+This is the only module that reads NORTHFLANK_* and GITHUB_* variables. Every problem with them is
+collected (not just the first) so a user fixes all their inputs in one go.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from northflank_release.inputs import (
+    InputFormatError,
+    parse_arguments,
+    parse_boolean,
+    parse_duration,
+    parse_json_or_yaml_object,
+)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One documented input: its action.yml name, its variable, its default and meaning."""
+
+    name: str
+    env: str
+    default: str
+    help: str
+    required: bool = False
+
+
+INPUTS: tuple[Input, ...] = (
+    Input("api-token", "NORTHFLANK_API_TOKEN", "", "Northflank API token; pass a secret", required=True),
+    Input("project-id", "NORTHFLANK_PROJECT_ID", "", "ID of the Northflank project", required=True),
+    Input("pipeline-id", "NORTHFLANK_PIPELINE_ID", "", "ID of the pipeline", required=True),
+    Input("stage", "NORTHFLANK_STAGE", "", "development, staging or production (any case)", required=True),
+    Input("team-id", "NORTHFLANK_TEAM_ID", "", "team ID, for organisation-scoped tokens (team route)"),
+    Input("name", "NORTHFLANK_RUN_NAME", "", "run name; derived from the ref and workflow run when empty"),
+    Input("description", "NORTHFLANK_RUN_DESCRIPTION", "", "run description; derived when empty"),
+    Input("arguments", "NORTHFLANK_ARGUMENTS", "", "JSON object, YAML mapping, or KEY=VALUE lines"),
+    Input("overrides", "NORTHFLANK_OVERRIDES", "", "JSON object or YAML mapping: node ref -> fields"),
+    Input(
+        "release-node-overrides",
+        "NORTHFLANK_RELEASE_NODE_OVERRIDES",
+        "",
+        "JSON object or YAML mapping: service id -> release node spec",
+    ),
+    Input("request-file", "NORTHFLANK_REQUEST_FILE", "", "JSON/YAML request body file; inputs override its keys"),
+    Input("wait", "NORTHFLANK_WAIT", "false", "wait until the run concludes; fail unless it succeeds"),
+    Input("timeout", "NORTHFLANK_TIMEOUT", "30m", "how long to wait (90s, 15m, 1h, or seconds), at most 6h"),
+    Input("poll-interval", "NORTHFLANK_POLL_INTERVAL", "10s", "base interval between status reads, at least 1s"),
+    Input(
+        "abort-on-timeout",
+        "NORTHFLANK_ABORT_ON_TIMEOUT",
+        "false",
+        "abort the run when waiting gives up (timeout or job cancelled)",
+    ),
+    Input("api-url", "NORTHFLANK_API_URL", "https://api.northflank.com", "API base URL"),
+    Input("dry-run", "NORTHFLANK_DRY_RUN", "false", "validate and print the request; send nothing"),
+)
+INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
+
+# Advanced tuning, not action inputs: read from the environment for self-hosted APIs and for tests.
+HTTP_TIMEOUT_ENV = "NORTHFLANK_HTTP_TIMEOUT"
+TRIGGER_RETRY_SECONDS_ENV = "NORTHFLANK_TRIGGER_RETRY_SECONDS"
+
+STAGES = ("development", "staging", "production")
+MAX_TIMEOUT_SECONDS = 6 * 3600.0  # a GitHub job's own limit
+REQUEST_BODY_KEYS = ("name", "description", "arguments", "overrides", "releaseNodeOverrides")
+
+# Ids become URL path segments: anything but letters, digits and '-' could change the path.
+_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", re.ASCII)
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """One thing wrong with one input, said the way a user can act on it."""
+
+    input: str
+    message: str
+
+    @property
+    def env(self) -> str:
+        spec = INPUTS_BY_NAME.get(self.input)
+        return spec.env if spec else self.input
+
+
+class SettingsError(Exception):
+    """Problems with the inputs, and the settings read with fallbacks, so later checks can still run."""
+
+    def __init__(self, problems: list[InputProblem], partial: Settings) -> None:
+        super().__init__(f"{len(problems)} input problem(s)")
+        self.problems = problems
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class GitHubContext:
+    """What the workflow run tells about itself; every field may be empty outside GitHub."""
+
+    repository: str = ""
+    ref_name: str = ""
+    ref_type: str = ""
+    sha: str = ""
+    workflow: str = ""
+    run_id: str = ""
+    run_number: str = ""
+    run_attempt: str = ""
+    server_url: str = ""
+    workspace: str = ""
+    in_actions: bool = False
+    debug: bool = False
+
+    @property
+    def run_url(self) -> str:
+        if not (self.server_url and self.repository and self.run_id):
+            return ""
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_token: str = field(repr=False)
+    project_id: str
+    pipeline_id: str
+    stage: str
+    team_id: str
+    run_name: str
+    run_description: str
+    arguments: dict[str, Any] | None
+    overrides: dict[str, Any] | None
+    release_node_overrides: dict[str, Any] | None
+    request_file: dict[str, Any] | None
+    wait: bool
+    timeout: float
+    poll_interval: float
+    abort_on_timeout: bool
+    api_url: str
+    dry_run: bool
+    http_timeout: float
+    trigger_retry_seconds: float
+
+
+def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
+    return GitHubContext(
+        repository=environ.get("GITHUB_REPOSITORY", ""),
+        ref_name=environ.get("GITHUB_REF_NAME", ""),
+        ref_type=environ.get("GITHUB_REF_TYPE", ""),
+        sha=environ.get("GITHUB_SHA", ""),
+        workflow=environ.get("GITHUB_WORKFLOW", ""),
+        run_id=environ.get("GITHUB_RUN_ID", ""),
+        run_number=environ.get("GITHUB_RUN_NUMBER", ""),
+        run_attempt=environ.get("GITHUB_RUN_ATTEMPT", ""),
+        server_url=environ.get("GITHUB_SERVER_URL", ""),
+        workspace=environ.get("GITHUB_WORKSPACE", ""),
+        in_actions=environ.get("GITHUB_ACTIONS") == "true",
+        debug=environ.get("RUNNER_DEBUG") == "1",
+    )
+
+
+class _Reader:
+    """Reads inputs one by one, turning each format error into a problem for that input."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[InputProblem] = []
+
+    def raw(self, name: str) -> str:
+        spec = INPUTS_BY_NAME[name]
+        value = self.environ.get(spec.env, "")
+        return value if value.strip() else spec.default
+
+    def text(self, name: str) -> str:
+        # Single-line inputs are trimmed as the toolkit's getInput does (a block scalar's newline too).
+        value = self.raw(name).strip()
+        if not value and INPUTS_BY_NAME[name].required:
+            self.problem(name, f"{name} is required: set it in `with:` (or {INPUTS_BY_NAME[name].env})")
+        return value
+
+    def problem(self, name: str, message: str) -> None:
+        self.problems.append(InputProblem(name, message))
+
+    def parsed(self, name: str, parse: Any, fallback: Any) -> Any:
+        text = self.raw(name)
+        try:
+            return parse(text)
+        except InputFormatError as error:
+            self.problem(name, f"{name}: {error}")
+            return fallback
+
+    def mapping(self, name: str, parse: Any) -> dict[str, Any] | None:
+        text = self.raw(name)
+        if not text.strip():
+            return None
+        result: dict[str, Any] | None = self.parsed(name, parse, None)
+        return result
+
+
+def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> Settings:
+    """Build Settings from the environment, or raise SettingsError listing every problem."""
+    reader = _Reader(environ)
+    token = reader.text("api-token")
+    project_id = _read_id(reader, "project-id")
+    pipeline_id = _read_id(reader, "pipeline-id")
+    stage = reader.text("stage").lower()
+    if stage and stage not in STAGES:
+        reader.problem("stage", f"stage {stage!r} is not a pipeline stage: use development, staging or production")
+    team_id = _read_id(reader, "team-id")
+
+    wait = reader.parsed("wait", parse_boolean, False)
+    abort_on_timeout = reader.parsed("abort-on-timeout", parse_boolean, False)
+    dry_run = reader.parsed("dry-run", parse_boolean, False)
+    timeout = reader.parsed("timeout", parse_duration, 1800.0)
+    if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+        reader.problem("timeout", f"timeout must be above 0 and at most 6h (a job's own limit), not {timeout:g}s")
+    poll_interval = reader.parsed("poll-interval", parse_duration, 10.0)
+    if poll_interval < 1:
+        reader.problem("poll-interval", f"poll-interval must be at least 1s, not {poll_interval:g}s")
+
+    api_url = _read_api_url(reader)
+    request_file = _read_request_file(reader, workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd())
+
+    settings = Settings(
+        api_token=token,
+        project_id=project_id,
+        pipeline_id=pipeline_id,
+        stage=stage,
+        team_id=team_id,
+        run_name=reader.text("name"),
+        run_description=reader.text("description"),
+        arguments=reader.mapping("arguments", parse_arguments),
+        overrides=reader.mapping("overrides", parse_json_or_yaml_object),
+        release_node_overrides=reader.mapping("release-node-overrides", parse_json_or_yaml_object),
+        request_file=request_file,
+        wait=wait,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        abort_on_timeout=abort_on_timeout,
+        api_url=api_url,
+        dry_run=dry_run,
+        http_timeout=_read_tuning(environ, reader, HTTP_TIMEOUT_ENV, 30.0),
+        trigger_retry_seconds=_read_tuning(environ, reader, TRIGGER_RETRY_SECONDS_ENV, 120.0),
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems, settings)
+    return settings
+
+
+def _read_id(reader: _Reader, name: str) -> str:
+    value = reader.text(name)
+    if value and not _ID.fullmatch(value):
+        reader.problem(
+            name,
+            f"{name} {value!r} is not a Northflank id: use only letters, digits and '-' "
+            "(copy the id from the Northflank URL, not the display name)",
+        )
+    return value
+
+
+def _read_api_url(reader: _Reader) -> str:
+    value = reader.text("api-url").rstrip("/")
+    parts = urlsplit(value)
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if parts.scheme == "https" and host:
+        return value
+    if parts.scheme == "http" and host and _is_loopback(host):
+        return value
+    if parts.scheme == "http" and host:
+        reader.problem(
+            "api-url",
+            f"api-url {value!r} uses plain http to a non-loopback host, which would send the token in clear text: "
+            "use https:// (http:// is allowed only for 127.0.0.1, ::1 or localhost)",
+        )
+    else:
+        reader.problem("api-url", f"api-url {value!r} is not a URL: use https://api.northflank.com or your API's URL")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_request_file(reader: _Reader, workspace: str) -> dict[str, Any] | None:
+    value = reader.text("request-file")
+    if not value:
+        return None
+    path = Path(workspace, value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        reader.problem("request-file", f"request-file {value!r} does not exist (paths are relative to the workspace)")
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        reader.problem("request-file", f"request-file {value!r} cannot be read: {error.__class__.__name__}")
+        return None
+    try:
+        body = parse_json_or_yaml_object(text)
+    except InputFormatError as error:
+        reader.problem("request-file", f"request-file {value!r} {error}")
+        return None
+    unknown = sorted(set(body) - set(REQUEST_BODY_KEYS))
+    if unknown:
+        reader.problem(
+            "request-file",
+            f"request-file {value!r} has unknown key(s) {', '.join(map(repr, unknown))}: "
+            f"the API accepts only {', '.join(REQUEST_BODY_KEYS)}",
+        )
+    return body
+
+
+def _read_tuning(environ: Mapping[str, str], reader: _Reader, variable: str, default: float) -> float:
+    text = environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = parse_duration(text)
+    except InputFormatError as error:
+        reader.problems.append(InputProblem(variable, f"{variable}: {error}"))
+        return default
+    if seconds <= 0:
+        reader.problems.append(InputProblem(variable, f"{variable} must be above 0"))
+        return default
+    return seconds
