@@ -60,17 +60,15 @@ def format_duration(seconds: float) -> str:
 
 def parse_json_or_yaml_object(text: str) -> dict[str, Any]:
     """Read a JSON object or a YAML mapping. JSON keeps its types; YAML is read with safe_load."""
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        return _parse_json_object(stripped)
+    if text.lstrip().startswith("{"):
+        return _parse_json_object(text)
     return _parse_yaml_mapping(text, keep_strings=False)
 
 
 def parse_arguments(text: str) -> dict[str, Any]:
     """Read `arguments`: a JSON object, `KEY=VALUE` lines, or a YAML mapping (values stay strings)."""
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        return _parse_json_object(stripped)
+    if text.lstrip().startswith("{"):
+        return _parse_json_object(text)
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if lines and all(_has_key_before_equals(line) for line in lines):
         return _parse_key_value_lines(text)

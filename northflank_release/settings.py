@@ -191,7 +191,8 @@ class _Reader:
         try:
             return parse(text)
         except InputFormatError as error:
-            self.problem(name, f"{name}: {error}")
+            text = str(error)
+            self.problem(name, f"{name} {text}" if text.startswith(("is ", "must ")) else f"{name}: {text}")
             return fallback
 
     def mapping(self, name: str, parse: Any) -> dict[str, Any] | None:

@@ -11,6 +11,8 @@ from docker.models.images import Image
 
 from .conftest import BASE_IMAGE, run_action
 
+pytestmark = pytest.mark.container
+
 MB = 1_000_000
 ADDED_SIZE_LIMIT = 60 * MB  # loose guard; the real target (20 MB) is reported by a benchmark
 

@@ -1,0 +1,212 @@
+"""Run the action the way the GitHub runner runs a container action, and read what it leaves behind.
+
+The environment comes from action.yml's `runs.env` with `${{ inputs.x }}` filled in (defaults for inputs
+not given), plus `INPUT_<NAME>` variables and the `GITHUB_*` context. The outputs and summary files are
+real files, parsed with the runner's own rules.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRYPOINT = REPO / "entrypoint.py"
+ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+_INPUT_REF = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}")
+
+GITHUB_CONTEXT = {
+    "GITHUB_ACTIONS": "true",
+    "CI": "true",
+    "GITHUB_REPOSITORY": "acme/shop",
+    "GITHUB_REF": "refs/tags/v1.4.0",
+    "GITHUB_REF_NAME": "v1.4.0",
+    "GITHUB_REF_TYPE": "tag",
+    "GITHUB_SHA": "4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+    "GITHUB_WORKFLOW": "Release",
+    "GITHUB_RUN_ID": "8123456789",
+    "GITHUB_RUN_NUMBER": "57",
+    "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_EVENT_NAME": "push",
+}
+
+
+def runs_env(inputs: Mapping[str, str]) -> dict[str, str]:
+    """action.yml's runs.env with the expressions evaluated as the runner evaluates them."""
+    declared: dict[str, Any] = ACTION["inputs"]
+    unknown = set(inputs) - set(declared)
+    if unknown:
+        raise KeyError(f"not inputs of action.yml: {sorted(unknown)}")
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return inputs.get(name, str(declared[name].get("default", "")))
+
+    return {key: _INPUT_REF.sub(value_of, str(template)) for key, template in ACTION["runs"]["env"].items()}
+
+
+def input_variables(inputs: Mapping[str, str]) -> dict[str, str]:
+    declared: dict[str, Any] = ACTION["inputs"]
+    return {
+        f"INPUT_{name.upper().replace(' ', '_')}": inputs.get(name, str(spec.get("default", "")))
+        for name, spec in declared.items()
+    }
+
+
+def parse_file_commands(text: str) -> dict[str, str]:
+    """The runner's parser for GITHUB_OUTPUT (and GITHUB_ENV): `k=v` lines and `k<<DELIM` heredocs."""
+    result: dict[str, str] = {}
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            name, value = line.split("=", 1)
+        elif heredoc >= 0:
+            name, delimiter = line.split("<<", 1)
+            if not name or not delimiter:
+                raise ValueError(f"invalid heredoc line {line!r}")
+            body: list[str] = []
+            while True:
+                if index >= len(lines):
+                    raise ValueError(f"matching delimiter not found for {name!r}")
+                current = lines[index]
+                index += 1
+                if current == delimiter:
+                    break
+                body.append(current)
+            value = "\n".join(body)
+        else:
+            raise ValueError(f"invalid format {line!r}")
+        if not name:
+            raise ValueError("empty name")
+        result[name] = value
+    return result
+
+
+@dataclass
+class ActionRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+    raw_outputs: str = field(repr=False, default="")
+
+    @property
+    def errors(self) -> list[str]:
+        """The `::error` annotations, as `title: message`."""
+        return [f"{title}: {message}" for title, message in self.annotations]
+
+    @property
+    def annotations(self) -> list[tuple[str, str]]:
+        """The `::error` annotations as (title, message), escapes decoded as the runner decodes them."""
+        found = []
+        for line in self.stdout.splitlines():
+            match = re.match(r"^::error(?: (?P<props>[^:]*))?::(?P<message>.*)$", line)
+            if match:
+                props = dict(
+                    part.split("=", 1) for part in (match.group("props") or "").split(",") if "=" in part
+                )
+                title = unescape(props.get("title", ""))
+                found.append((title, unescape(match.group("message"))))
+        return found
+
+    @property
+    def log(self) -> str:
+        return self.stdout + self.stderr
+
+
+def unescape(text: str) -> str:
+    return (
+        text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+    )
+
+
+def run_action(
+    tmp_path: Path,
+    inputs: Mapping[str, str],
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    context: Mapping[str, str] | None = None,
+    outside_github: bool = False,
+    args: list[str] | None = None,
+    timeout: float = 60,
+) -> ActionRun:
+    """Run entrypoint.py as a subprocess with the environment the runner would give the container."""
+    workspace, file_commands = tmp_path / "workspace", tmp_path / "file_commands"
+    workspace.mkdir(exist_ok=True)
+    file_commands.mkdir(exist_ok=True)
+    outputs_file, summary_file = file_commands / "set_output", file_commands / "step_summary"
+    outputs_file.touch()
+    summary_file.touch()
+    runner = {
+        **(GITHUB_CONTEXT if context is None else context),
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_OUTPUT": str(outputs_file),
+        "GITHUB_STEP_SUMMARY": str(summary_file),
+        **input_variables(inputs),
+    }
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        **({} if outside_github else runner),
+        **runs_env(inputs),
+        **(extra_env or {}),
+    }
+    completed = subprocess.run(
+        [sys.executable, str(ENTRYPOINT), *(args or [])],
+        env=env,
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    raw = outputs_file.read_text(encoding="utf-8")
+    result = ActionRun(
+        exit_code=completed.returncode,
+        stdout=completed.stdout,
+        stderr=completed.stderr,
+        outputs=parse_file_commands(raw),
+        summary=summary_file.read_text(encoding="utf-8"),
+        raw_outputs=raw,
+    )
+    assert_token_not_leaked(result, env.get("NORTHFLANK_API_TOKEN", ""))
+    return result
+
+
+def assert_token_not_leaked(result: ActionRun, token: str) -> None:
+    """Every run of the action is a leak test: the token may appear only in the runner's add-mask command."""
+    token = token.strip()
+    if len(token) < 8:  # too short to tell apart from ordinary text
+        return
+    stdout_lines = [line for line in result.stdout.splitlines() if token in line]
+    allowed = [f"::add-mask::{token}", f"::add-mask ::{token}"]
+    leaked_stdout = [line for line in stdout_lines if line not in allowed]
+    places = {
+        "stdout": bool(leaked_stdout),
+        "stderr": token in result.stderr,
+        "outputs file": token in result.raw_outputs,
+        "step summary": token in result.summary,
+    }
+    leaks = [place for place, leaked in places.items() if leaked]
+    assert not leaks, f"the API token leaked into: {', '.join(leaks)}"
+    if stdout_lines:
+        first_line = result.stdout.splitlines()[0]
+        assert first_line in allowed, "add-mask must come before anything else is printed"

@@ -1,0 +1,188 @@
+"""The action as users run it: entrypoint.py with the runner's environment, against the local stand-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.northflank_standin import NorthflankStandin
+from tests.runner import GITHUB_CONTEXT, run_action
+
+
+def test_a_tag_push_triggers_one_run_and_writes_its_outputs(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, inputs)
+
+    assert result.exit_code == 0, result.log
+    [trigger] = standin.requests_to("trigger")
+    assert trigger.path == "/v1/projects/shop/pipelines/release-pipeline/release-flows/production/runs"
+    assert trigger.body_json == {
+        "name": "v1-4-0 run 8123456789-1",
+        "description": "Triggered by acme/shop, tag v1.4.0, commit 4f2a9c1, workflow Release run 57",
+        "arguments": {"VERSION": "v1.4.0", "COMMIT": "4f2a9c1"},
+    }
+    [run] = standin.runs()
+    assert result.outputs["run-id"] == run["id"]
+    assert result.outputs["run-name"] == "v1-4-0 run 8123456789-1"
+    assert result.outputs["status"] == run["status"]
+    assert result.outputs["concluded"] in ("true", "false")
+    assert json.loads(result.outputs["request"]) == trigger.body_json
+    assert json.loads(result.outputs["response"])["id"] == run["id"]
+    assert "\n" not in result.outputs["response"]
+    assert run["id"] in result.summary
+    assert "production" in result.summary
+
+
+def test_without_wait_it_makes_no_status_reads_when_the_answer_has_a_status(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    run_action(tmp_path, inputs)
+    assert standin.requests_to("get") == []
+
+
+def test_stage_is_case_insensitive_and_team_id_switches_route(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    standin.team_id = "acme-team"
+    result = run_action(tmp_path, {**inputs, "stage": "  Staging\n", "team-id": "acme-team"})
+
+    assert result.exit_code == 0, result.log
+    [trigger] = standin.requests_to("trigger")
+    assert trigger.path.startswith("/v1/teams/acme-team/projects/shop/")
+    assert trigger.path.endswith("/release-flows/staging/runs")
+
+
+def test_dry_run_validates_prints_and_sends_nothing(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, {**inputs, "dry-run": "true", "name": "Release v1"})
+
+    assert result.exit_code == 0, result.log
+    assert standin.requests == []
+    assert json.loads(result.outputs["request"])["name"] == "Release v1"
+    assert "Dry run" in result.stdout
+    assert '"VERSION": "v1.4.0"' in result.stdout
+    assert "Nothing was sent" in result.summary
+
+
+def test_request_file_is_merged_with_inputs_winning(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "release.yaml").write_text(
+        "name: From file\n"
+        "description: from the file\n"
+        "arguments:\n  VERSION: old\n  REGION: eu\n"
+        "overrides:\n  build:\n    branch: main\n",
+        encoding="utf-8",
+    )
+    result = run_action(
+        tmp_path, {**inputs, "request-file": "release.yaml", "name": "From input", "overrides": '{"deploy": {"x": 1}}'}
+    )
+
+    assert result.exit_code == 0, result.log
+    [trigger] = standin.requests_to("trigger")
+    assert trigger.body_json == {
+        "name": "From input",
+        "description": "from the file",
+        "arguments": {"VERSION": "v1.4.0", "REGION": "eu", "COMMIT": "4f2a9c1"},
+        "overrides": {"build": {"branch": "main"}, "deploy": {"x": 1}},
+    }
+
+
+def test_yaml_and_json_structured_inputs(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]) -> None:
+    result = run_action(
+        tmp_path,
+        {
+            **inputs,
+            "arguments": "VERSION: 1.10\nENABLED: yes\n",
+            "release-node-overrides": '{"web": {"type": "registry", "origin": {"imagePath": "nginx:1.27"}}}',
+        },
+    )
+
+    assert result.exit_code == 0, result.log
+    body = standin.requests_to("trigger")[0].body_json
+    assert body["arguments"] == {"VERSION": "1.10", "ENABLED": "yes"}
+    assert body["releaseNodeOverrides"] == {"web": {"type": "registry", "origin": {"imagePath": "nginx:1.27"}}}
+
+
+def test_outside_github_only_northflank_variables_are_needed(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, inputs, outside_github=True)
+
+    assert result.exit_code == 0, result.log
+    name = standin.requests_to("trigger")[0].body_json["name"]
+    assert name.startswith("release ")
+    assert f"output run-id={standin.runs()[0]['id']}" in result.stdout
+    assert "::" not in result.stdout  # no workflow commands on a terminal, above all no add-mask with the token
+
+
+def test_help_lists_every_variable(tmp_path: Path) -> None:
+    result = run_action(tmp_path, {}, args=["--help"])
+
+    assert result.exit_code == 0
+    for variable in ("NORTHFLANK_API_TOKEN", "NORTHFLANK_STAGE", "NORTHFLANK_WAIT", "NORTHFLANK_DRY_RUN"):
+        assert variable in result.stdout
+
+
+def test_command_line_flags_win_over_the_environment(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, {**inputs, "stage": "production"}, args=["--stage", "development"])
+
+    assert result.exit_code == 0, result.log
+    assert standin.requests_to("trigger")[0].path.endswith("/release-flows/development/runs")
+
+
+def test_derived_name_is_unique_per_run_attempt(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    run_action(tmp_path / "a", inputs)
+    run_action(tmp_path / "b", inputs, context={**GITHUB_CONTEXT, "GITHUB_RUN_ATTEMPT": "2"})
+
+    names = [request.body_json["name"] for request in standin.requests_to("trigger")]
+    assert names == ["v1-4-0 run 8123456789-1", "v1-4-0 run 8123456789-2"]
+
+
+@pytest.mark.parametrize(
+    ("status", "cause"),
+    [
+        (401, "token is missing, wrong or revoked"),
+        (403, "Pipelines > General > Update"),
+        (404, "check project-id, pipeline-id and stage"),
+        (409, "concurrency policy"),
+        (422, "the API refused the request"),
+    ],
+)
+def test_api_refusals_become_one_readable_error(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], status: int, cause: str
+) -> None:
+    from tests.northflank_standin import Fault
+
+    standin.add_fault(Fault("POST", "trigger", "status", status=status, message="Northflank says no"))
+    result = run_action(tmp_path, inputs)
+
+    assert result.exit_code == 1
+    [error] = result.errors
+    assert f"HTTP {status}" in error
+    assert "Northflank says no" in error
+    assert cause in error
+    assert len(standin.requests_to("trigger")) == 1  # refused: never retried
+    assert "Traceback" not in result.log
+
+
+def test_wrong_token_is_reported_as_a_token_problem(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, {**inputs, "api-token": "nf-wrong-token-1234567890"})
+
+    assert result.exit_code == 1
+    [error] = result.errors
+    assert "HTTP 401" in error
+    assert "api-token" in error
