@@ -59,8 +59,15 @@ class Waiter:
         first_error_at: float | None = None
         seen_unknown: set[str] = set()
         self.log(f"[{format_duration(0):>6}] {last_status}")
+        if run_state(last_run).concluded:
+            return WaitResult(last_run, "concluded", 0.0, reads)
+        # The trigger's answer was the first read, so the loop starts with a sleep.
+        delay = interval
         while True:
-            delay: float
+            remaining = deadline - self.clock()
+            with self.cancellation.interruptible():
+                # The last sleep ends at the deadline, so the final read happens right at the timeout.
+                self.sleep(max(0.0, min(delay, remaining)))
             try:
                 with self.cancellation.interruptible():
                     reads += 1
@@ -102,12 +109,8 @@ class Waiter:
                     "stopped waiting. The run goes on in Northflank."
                 )
                 return WaitResult(last_run, "read-failed", self.clock() - start, reads, message)
-            remaining = deadline - self.clock()
-            if remaining <= 0:
+            if self.clock() >= deadline:
                 return WaitResult(last_run, "timeout", self.clock() - start, reads)
-            with self.cancellation.interruptible():
-                # The last sleep ends at the deadline, so the final read happens right at the timeout.
-                self.sleep(min(delay, remaining))
 
     def _after_read_error(self, what: str, first_error_at: float, interval: float) -> float:
         failing_for = self.clock() - first_error_at

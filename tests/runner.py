@@ -120,9 +120,7 @@ class ActionRun:
         for line in self.stdout.splitlines():
             match = re.match(r"^::error(?: (?P<props>[^:]*))?::(?P<message>.*)$", line)
             if match:
-                props = dict(
-                    part.split("=", 1) for part in (match.group("props") or "").split(",") if "=" in part
-                )
+                props = dict(part.split("=", 1) for part in (match.group("props") or "").split(",") if "=" in part)
                 title = unescape(props.get("title", ""))
                 found.append((title, unescape(match.group("message"))))
         return found
@@ -133,9 +131,7 @@ class ActionRun:
 
 
 def unescape(text: str) -> str:
-    return (
-        text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
-    )
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
 
 
 def run_action(
