@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from tests.northflank_standin import NorthflankStandin
+
 REPO = Path(__file__).resolve().parent.parent
 ENTRYPOINT = REPO / "entrypoint.py"
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
@@ -206,3 +208,12 @@ def assert_token_not_leaked(result: ActionRun, token: str) -> None:
     if stdout_lines:
         first_line = result.stdout.splitlines()[0]
         assert first_line in allowed, "add-mask must come before anything else is printed"
+
+
+def trigger_bodies(standin: NorthflankStandin) -> list[dict[str, Any]]:
+    """The JSON bodies of every trigger request the stand-in received, in order."""
+    bodies: list[dict[str, Any]] = []
+    for request in standin.requests_to("trigger"):
+        assert isinstance(request.body_json, dict), request.body_text
+        bodies.append(request.body_json)
+    return bodies

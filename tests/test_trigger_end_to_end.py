@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.northflank_standin import NorthflankStandin
-from tests.runner import GITHUB_CONTEXT, run_action
+from tests.runner import GITHUB_CONTEXT, run_action, trigger_bodies
 
 
 def test_a_tag_push_triggers_one_run_and_writes_its_outputs(
@@ -104,7 +104,7 @@ def test_yaml_and_json_structured_inputs(tmp_path: Path, standin: NorthflankStan
     )
 
     assert result.exit_code == 0, result.log
-    body = standin.requests_to("trigger")[0].body_json
+    [body] = trigger_bodies(standin)
     assert body["arguments"] == {"VERSION": "1.10", "ENABLED": "yes"}
     assert body["releaseNodeOverrides"] == {"web": {"type": "registry", "origin": {"imagePath": "nginx:1.27"}}}
 
@@ -115,7 +115,7 @@ def test_outside_github_only_northflank_variables_are_needed(
     result = run_action(tmp_path, inputs, outside_github=True)
 
     assert result.exit_code == 0, result.log
-    name = standin.requests_to("trigger")[0].body_json["name"]
+    name = trigger_bodies(standin)[0]["name"]
     assert name.startswith("release ")
     assert f"output run-id={standin.runs()[0]['id']}" in result.stdout
     assert "::" not in result.stdout  # no workflow commands on a terminal, above all no add-mask with the token
@@ -146,7 +146,7 @@ def test_derived_name_is_unique_per_run_attempt(
     run_action(tmp_path / "a", inputs)
     run_action(tmp_path / "b", inputs, context={**GITHUB_CONTEXT, "GITHUB_RUN_ATTEMPT": "2"})
 
-    names = [request.body_json["name"] for request in standin.requests_to("trigger")]
+    names = [body["name"] for body in trigger_bodies(standin)]
     assert names == ["v1-4-0 run 8123456789-1", "v1-4-0 run 8123456789-2"]
 
 
