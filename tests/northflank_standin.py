@@ -764,6 +764,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, each answer on a kept-alive
+    # connection would wait ~40 ms for the client's delayed ACK, and skew every timing taken against it.
+    disable_nagle_algorithm = True
     server: _Server
 
     def version_string(self) -> str:

@@ -136,7 +136,31 @@ def unescape(text: str) -> str:
     return text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
 
 
-def run_action(
+@dataclass
+class StartedAction:
+    """A running action process, and where it writes; finish() waits and reads what it left."""
+
+    process: subprocess.Popen[str]
+    env: dict[str, str]
+    outputs_file: Path
+    summary_file: Path
+
+    def finish(self, timeout: float = 60) -> ActionRun:
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        raw = self.outputs_file.read_text(encoding="utf-8")
+        result = ActionRun(
+            exit_code=self.process.returncode,
+            stdout=stdout,
+            stderr=stderr,
+            outputs=parse_file_commands(raw),
+            summary=self.summary_file.read_text(encoding="utf-8"),
+            raw_outputs=raw,
+        )
+        assert_token_not_leaked(result, self.env.get("NORTHFLANK_API_TOKEN", ""))
+        return result
+
+
+def start_action(
     tmp_path: Path,
     inputs: Mapping[str, str],
     *,
@@ -144,9 +168,8 @@ def run_action(
     context: Mapping[str, str] | None = None,
     outside_github: bool = False,
     args: list[str] | None = None,
-    timeout: float = 60,
-) -> ActionRun:
-    """Run entrypoint.py as a subprocess with the environment the runner would give the container."""
+) -> StartedAction:
+    """Start entrypoint.py as a subprocess with the environment the runner would give the container."""
     workspace, file_commands = tmp_path / "workspace", tmp_path / "file_commands"
     workspace.mkdir(exist_ok=True)
     file_commands.mkdir(exist_ok=True)
@@ -167,26 +190,32 @@ def run_action(
         **runs_env(inputs),
         **(extra_env or {}),
     }
-    completed = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT), *(args or [])],
         env=env,
         cwd=workspace,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
     )
-    raw = outputs_file.read_text(encoding="utf-8")
-    result = ActionRun(
-        exit_code=completed.returncode,
-        stdout=completed.stdout,
-        stderr=completed.stderr,
-        outputs=parse_file_commands(raw),
-        summary=summary_file.read_text(encoding="utf-8"),
-        raw_outputs=raw,
+    return StartedAction(process, env, outputs_file, summary_file)
+
+
+def run_action(
+    tmp_path: Path,
+    inputs: Mapping[str, str],
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    context: Mapping[str, str] | None = None,
+    outside_github: bool = False,
+    args: list[str] | None = None,
+    timeout: float = 60,
+) -> ActionRun:
+    """Run the action to its end; see start_action."""
+    started = start_action(
+        tmp_path, inputs, extra_env=extra_env, context=context, outside_github=outside_github, args=args
     )
-    assert_token_not_leaked(result, env.get("NORTHFLANK_API_TOKEN", ""))
-    return result
+    return started.finish(timeout)
 
 
 def assert_token_not_leaked(result: ActionRun, token: str) -> None:

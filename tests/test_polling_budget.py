@@ -1,0 +1,101 @@
+"""The polling rules on a simulated clock: request counts and notice delays without sleeping for minutes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from northflank_release.cancellation import Cancellation
+from northflank_release.northflank import ApiAnswer, NorthflankClient, Target, run_from
+from northflank_release.waiting import PollPolicy, Waiter, WaitResult
+from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def simulated(clock: FakeClock) -> Iterator[NorthflankStandin]:
+    with NorthflankStandin(clock=clock) as server:
+        yield server
+
+
+TARGET = Target("shop", "release-pipeline", "production")
+
+
+class TimedClient(NorthflankClient):
+    """The real client, noting the simulated time of each status read."""
+
+    read_times: list[float]
+    clock: FakeClock
+
+    def get_run(self, target: Target, run_id: str) -> ApiAnswer:
+        self.read_times.append(self.clock.now)
+        return super().get_run(target, run_id)
+
+
+def follow(
+    standin: NorthflankStandin, clock: FakeClock, duration: float, timeout: float = 1800.0
+) -> tuple[WaitResult, list[float]]:
+    standin.plan = RunPlan(steps=[(0.0, "running"), (duration, "success")])
+    client = TimedClient(standin.url, API_TOKEN_DEFAULT)
+    client.read_times, client.clock = [], clock
+    run = run_from(client.trigger(TARGET, {"name": "Simulated run"}).data)
+    assert run is not None
+    waiter = Waiter(client, TARGET, PollPolicy(), Cancellation(), log=lambda _: None, clock=clock, sleep=clock.sleep)
+    return waiter.wait(str(run["id"]), timeout, run), client.read_times
+
+
+def test_a_ten_minute_run_costs_at_most_40_reads_and_is_noticed_within_30_seconds(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    result, reads = follow(simulated, clock, duration=600.0)
+
+    assert result.reason == "concluded"
+    assert len(reads) == len(simulated.requests_to("get")) <= 40
+    assert clock.now - 600.0 <= 30.0
+
+
+def test_an_hour_long_run_stays_frugal(simulated: NorthflankStandin, clock: FakeClock) -> None:
+    result, reads = follow(simulated, clock, duration=3600.0, timeout=6 * 3600.0)
+
+    assert result.reason == "concluded"
+    assert len(reads) <= 3600 / 30 + 10
+    assert clock.now - 3600.0 <= 30.0
+
+
+def test_a_low_remaining_budget_stretches_polling_until_the_reset(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    simulated.ratelimit_remaining = 40
+    simulated.ratelimit_reset = 1800
+    result, reads = follow(simulated, clock, duration=1200.0)
+
+    assert result.reason == "concluded"
+    # 40 left, 10 kept in reserve: at most one read per 1800 / 30 = 60 s.
+    gaps = [later - earlier for earlier, later in zip(reads, reads[1:], strict=False)]
+    assert min(gaps) >= 60.0
+    assert len(reads) <= 1200 / 60 + 2
+
+
+def test_timeout_ends_with_a_read_at_the_deadline(simulated: NorthflankStandin, clock: FakeClock) -> None:
+    result, reads = follow(simulated, clock, duration=3600.0, timeout=95.0)
+
+    assert result.reason == "timeout"
+    assert clock.now == pytest.approx(95.0)
+    assert reads[-1] == pytest.approx(95.0)
