@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -88,7 +89,7 @@ def test_a_low_remaining_budget_stretches_polling_until_the_reset(
 
     assert result.reason == "concluded"
     # 40 left, 10 kept in reserve: at most one read per 1800 / 30 = 60 s.
-    gaps = [later - earlier for earlier, later in zip(reads, reads[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
     assert min(gaps) >= 60.0
     assert len(reads) <= 1200 / 60 + 2
 

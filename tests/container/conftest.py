@@ -23,6 +23,8 @@ import requests
 from docker.models.containers import Container
 from docker.models.images import Image
 
+from tests import runner
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TAG = "northflank-release-action:test"
 BASE_IMAGE = "python:3.12-slim"
@@ -244,3 +246,29 @@ def finish_action(run: DetachedActionRun, *, timeout: float = 120.0) -> ActionRu
         )
     finally:
         container.remove(force=True)
+
+
+def runner_environment(
+    inputs: Mapping[str, str],
+    *,
+    context: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What the runner gives a ``runs.using: docker`` step: GITHUB_* context, INPUT_* and runs.env."""
+    return {
+        **(runner.GITHUB_CONTEXT if context is None else context),
+        **runner.input_variables(inputs),
+        **runner.runs_env(inputs),
+    }
+
+
+def as_runner_run(run: ActionRun) -> runner.ActionRun:
+    """The container run as :class:`tests.runner.ActionRun`, outputs parsed with the runner's rules."""
+    raw = run.outputs_path.read_text(encoding="utf-8")
+    return runner.ActionRun(
+        exit_code=run.exit_code,
+        stdout=run.stdout,
+        stderr=run.stderr,
+        outputs=runner.parse_file_commands(raw),
+        summary=run.summary_path.read_text(encoding="utf-8"),
+        raw_outputs=raw,
+    )
