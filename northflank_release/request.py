@@ -109,8 +109,8 @@ def derive_run_name(context: GitHubContext, now: datetime | None = None) -> str:
 
     Unique per workflow run attempt, which is what makes looking a run up by name after a lost answer safe.
     """
-    if context.run_id:
-        suffix = f" run {slug(context.run_id)}-{slug(context.run_attempt) or '1'}"
+    if run_id := slug(context.run_id)[:16]:  # GitHub's run ids have 10 to 12 digits; the cap keeps room for the ref
+        suffix = f" run {run_id}-{slug(context.run_attempt)[:4] or '1'}"
     else:
         moment = now or datetime.now(UTC)
         suffix = f" {moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
