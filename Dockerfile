@@ -5,7 +5,6 @@ FROM ${BASE_IMAGE}
 
 # GitHub runs container actions as root (it mounts the workspace and file-command folders owned by the
 # runner and documents USER as unsupported), so this image deliberately has no USER line.
-# hadolint ignore=DL3002
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,6 +18,13 @@ RUN python -m pip install --no-cache-dir --require-hashes --only-binary=:all: -r
 COPY schema /action/schema
 COPY northflank_release /action/northflank_release
 COPY entrypoint.py /action/entrypoint.py
+
+# The base image ships no bytecode, so every run would recompile each module it imports (~0.4 s a run).
+# One dry-run here writes the .pyc files of exactly the modules a run imports (a few MB), where
+# compiling the whole standard library would add ~29 MB. A YAML argument makes it load the YAML parser too.
+RUN PYTHONDONTWRITEBYTECODE='' NORTHFLANK_API_TOKEN=image-build NORTHFLANK_PROJECT_ID=image-build \
+    NORTHFLANK_PIPELINE_ID=image-build NORTHFLANK_STAGE=development NORTHFLANK_DRY_RUN=true \
+    NORTHFLANK_ARGUMENTS="warm: up" python /action/entrypoint.py >/dev/null
 
 # Exec form: the Python process is PID 1 and receives the runner's SIGTERM itself.
 ENTRYPOINT ["python", "/action/entrypoint.py"]

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from northflank_release.cancellation import Cancellation, Cancelled
-from northflank_release.cli import parse_command_line
 from northflank_release.github import Workflow
 from northflank_release.inputs import format_duration
 from northflank_release.northflank import ApiError, NorthflankClient, Target, run_from
@@ -29,7 +28,13 @@ ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTE
 
 
 def main(argv: list[str] | None = None) -> int:
-    environ = {**os.environ, **parse_command_line(argv or [])}
+    flags: dict[str, str] = {}
+    if argv:
+        # The container runs with no arguments, so argparse is loaded only when there are some.
+        from northflank_release.cli import parse_command_line
+
+        flags = parse_command_line(argv)
+    environ = {**os.environ, **flags}
     context = read_github_context(environ)
     workflow = Workflow(in_actions=context.in_actions, debug=context.debug, environ=environ)
     workflow.mask(environ.get("NORTHFLANK_API_TOKEN", "").strip())  # before anything else is printed
@@ -65,7 +70,8 @@ class ReleaseAction:
         self.publish({"run-name": request.name, "request": request_json})
         if settings.dry_run:
             self.workflow.info(f"Dry run: would POST {settings.api_url}{target.runs_path} with this body:")
-            self.workflow.info(json.dumps(request.body, indent=2))
+            for line in json.dumps(request.body, indent=2).splitlines():
+                self.workflow.info(line)
             self.workflow.append_summary(dry_run_summary(target, json.dumps(request.body, indent=2)))
             return 0
 

@@ -7,9 +7,9 @@ trigger (which must not deploy twice) and reads, so they live with their callers
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -47,7 +47,12 @@ class ApiAnswer:
     data: Any
     text: str
     rate_limit: RateLimit
-    server_time: float | None  # the Date header as a Unix time, to compare with the API's own timestamps
+    date_header: str  # the API's clock, for comparing its timestamps with ours
+
+    @property
+    def server_time(self) -> float | None:
+        """The Date header as a Unix time."""
+        return _parse_http_date(self.date_header)
 
 
 class ApiError(Exception):
@@ -155,7 +160,7 @@ class NorthflankClient:
         if not 200 <= response.status_code < 300:
             message, error_id = _error_message(data, text, response.status_code, response.reason)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
-        return ApiAnswer(response.status_code, data, text, rate_limit, _server_time(response.headers))
+        return ApiAnswer(response.status_code, data, text, rate_limit, response.headers.get("date") or "")
 
 
 def run_from(answer_data: Any) -> dict[str, Any] | None:
@@ -204,18 +209,16 @@ def _float_header(headers: Any, name: str) -> float | None:
 
 def _http_date_delay(raw: str) -> float | None:
     """Retry-After may also be an HTTP date."""
-    import time
-
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    moment = _parse_http_date(raw)
+    return None if moment is None else max(0.0, moment - time.time())
 
 
-def _server_time(headers: Any) -> float | None:
-    raw = headers.get("date")
+def _parse_http_date(raw: str) -> float | None:
     if not raw:
         return None
+    # email.utils costs ~7 ms to import and is needed only when a date is actually read.
+    from email.utils import parsedate_to_datetime
+
     try:
         return parsedate_to_datetime(raw).timestamp()
     except (TypeError, ValueError):

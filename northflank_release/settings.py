@@ -6,7 +6,6 @@ collected (not just the first) so a user fixes all their inputs in one go.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -289,6 +288,8 @@ def _read_api_url(reader: _Reader) -> str:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only plain-http URLs get here
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
