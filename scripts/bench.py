@@ -1,0 +1,650 @@
+"""How fast and how lean the action is: trigger latency, imports and memory, polling cost, and the image.
+
+Prints figures, ratios and targets; never fails because a machine is slow (exit 0 unless it crashes).
+
+    scripts/bench [--runs N] [--skip-image] [--json PATH]
+
+The image section needs a Docker engine (``eval "$(scripts/docker-engine.sh start | tail -1)"`` and
+``scripts/docker-engine.sh base-image``); without one it is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from northflank_release.cancellation import Cancellation  # noqa: E402
+from northflank_release.northflank import NorthflankClient, Target, run_from  # noqa: E402
+from northflank_release.settings import read_settings  # noqa: E402
+from northflank_release.waiting import PollPolicy, Waiter  # noqa: E402
+from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
+from tests.runner import GITHUB_CONTEXT, input_variables, runs_env  # noqa: E402
+
+ENTRYPOINT = REPO / "entrypoint.py"
+WARMUPS = 2
+IMPORT_TOP = 12
+BENCH_TAG = "northflank-release-action:bench"
+BASE_IMAGE = "python:3.12-slim"
+ENGINE_SOCK = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker")) / "docker.sock"
+PROXY_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+DOCKER_RUNS = 5
+
+BASE_INPUTS: dict[str, str] = {
+    "api-token": API_TOKEN_DEFAULT,
+    "project-id": "shop",
+    "pipeline-id": "release-pipeline",
+    "stage": "production",
+    "arguments": "VERSION=v1.4.0\nCOMMIT=4f2a9c1",
+}
+YAML_ARGUMENTS = "VERSION: v1.4.0\nCOMMIT: 4f2a9c1"
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None  # None: informational, or not measured
+
+    def shown(self) -> str:
+        if self.value is None:
+            return "n/a"
+        if self.unit == "x":
+            return f"{self.value:.2f}x"
+        if self.unit in {"yes/no"}:
+            return "yes" if self.value else "no"
+        precision = 0 if self.unit in {"requests", "reads"} else (1 if self.unit in {"s", "MB", "ms"} else 2)
+        return f"{self.value:.{precision}f} {self.unit}"
+
+
+@dataclass
+class Report:
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        return figure
+
+
+def heading(title: str) -> None:
+    print(f"\n== {title} ==", flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p90(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+# --- running the action as the runner does ---------------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    """A workspace and file-command files, as the runner gives a container action."""
+
+    root: Path
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    def env(self, inputs: Mapping[str, str]) -> dict[str, str]:
+        files = self.root / "file_commands"
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        files.mkdir(parents=True, exist_ok=True)
+        outputs, summary = files / "set_output", files / "step_summary"
+        outputs.write_text("", encoding="utf-8")  # empty each time, so every run writes the same amount
+        summary.write_text("", encoding="utf-8")
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.root),
+            **GITHUB_CONTEXT,
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            **input_variables(inputs),
+            **runs_env(inputs),
+        }
+
+
+@dataclass
+class Timed:
+    seconds: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_timed(argv: list[str], env: Mapping[str, str], cwd: Path) -> Timed:
+    started = time.perf_counter()
+    completed = subprocess.run(argv, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    elapsed = time.perf_counter() - started
+    return Timed(elapsed, completed.returncode, completed.stdout, completed.stderr)
+
+
+def action_argv(*python_flags: str) -> list[str]:
+    return [sys.executable, *python_flags, str(ENTRYPOINT)]
+
+
+def baseline_script(url: str, headers: Mapping[str, str], body: bytes) -> str:
+    """The least a Python process can do to send the same trigger: urllib, no validation, no outputs."""
+    return (
+        "import urllib.request\n"
+        f"request = urllib.request.Request({url!r}, data={body!r}, headers={dict(headers)!r}, method='POST')\n"
+        "with urllib.request.urlopen(request, timeout=30) as answer:\n"
+        "    answer.read()\n"
+    )
+
+
+def check_ok(what: str, timed: Timed) -> None:
+    if timed.returncode != 0:
+        tail = (timed.stdout + timed.stderr).strip().splitlines()[-8:]
+        raise RuntimeError(f"{what} exited with {timed.returncode}:\n" + "\n".join(tail))
+
+
+# --- 1. trigger latency ----------------------------------------------------------------------------------
+
+
+def bench_trigger(report: Report, runs: int, standin: NorthflankStandin, sandbox: Sandbox) -> None:
+    heading(f"1. Trigger latency: whole process, median and p90 of {runs} runs after {WARMUPS} warm-ups")
+    inputs = {**BASE_INPUTS, "api-url": standin.url}
+    env = sandbox.env(inputs)
+    first = len(standin.requests)
+    check_ok("the action", run_timed(action_argv(), env, sandbox.workspace))
+    sent = standin.requests[first:]
+    trigger = next(request for request in sent if request.method == "POST")
+    per_run = ", ".join(f"{request.method} {request.path.rsplit('/', 1)[-1][:8]}" for request in sent)
+    print(f"requests per action run: {len(sent)} ({per_run})")
+    skip = {"host", "content-length", "connection"}
+    headers = {name: value for name, value in trigger.headers.items() if name not in skip}
+    script = sandbox.root / "baseline.py"
+    script.write_text(
+        baseline_script(standin.url + trigger.path, headers, trigger.body_text.encode("utf-8")), encoding="utf-8"
+    )
+    baseline_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(sandbox.root)}
+    action_times: list[float] = []
+    baseline_times: list[float] = []
+    for index in range(WARMUPS + runs):
+        # Interleaved, so drift in the machine's load hits both alike.
+        action = run_timed(action_argv(), sandbox.env(inputs), sandbox.workspace)
+        check_ok("the action", action)
+        baseline = run_timed([sys.executable, str(script)], baseline_env, sandbox.workspace)
+        check_ok("the urllib baseline", baseline)
+        if index >= WARMUPS:
+            action_times.append(action.seconds)
+            baseline_times.append(baseline.seconds)
+    action_median, baseline_median = median(action_times), median(baseline_times)
+    ratio = action_median / baseline_median
+    print(f"{'':<28}{'median':>10}{'p90':>10}")
+    print(f"{'action (entrypoint.py)':<28}{action_median * 1000:>8.0f}ms{p90(action_times) * 1000:>8.0f}ms")
+    print(f"{'urllib baseline':<28}{baseline_median * 1000:>8.0f}ms{p90(baseline_times) * 1000:>8.0f}ms")
+    print(f"ratio (median): {ratio:.2f}x   (target <= 1.9x)   interpreter: {sys.executable}")
+    report.add(Figure("trigger wall time, median", action_median * 1000, "ms"))
+    report.add(Figure("trigger wall time, p90", p90(action_times) * 1000, "ms"))
+    report.add(Figure("urllib baseline, median", baseline_median * 1000, "ms"))
+    report.add(Figure("trigger / baseline", ratio, "x", "<= 1.9x", ratio <= 1.9))
+    report.details["trigger"] = {
+        "runs": runs,
+        "action_seconds": action_times,
+        "baseline_seconds": baseline_times,
+        "requests_per_run": len(sent),
+    }
+
+
+# --- 2. where the time goes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportTime:
+    module: str
+    depth: int
+    self_us: int
+    cumulative_us: int
+    parents: tuple[str, ...] = ()  # the import chain, innermost first
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S.*)$")
+
+
+def parse_importtime(stderr: str) -> list[ImportTime]:
+    found: list[ImportTime] = []
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            found.append(ImportTime(match[4].strip(), len(match[3]) // 2, int(match[1]), int(match[2])))
+    # A module's line comes after those of the modules it imported: its parent is the next shallower line.
+    chained: list[ImportTime] = []
+    for index, item in enumerate(found):
+        parents: list[str] = []
+        depth = item.depth
+        for later in found[index + 1 :]:
+            if depth == 0:
+                break
+            if later.depth < depth:
+                parents.append(later.module)
+                depth = later.depth
+        chained.append(ImportTime(item.module, item.depth, item.self_us, item.cumulative_us, tuple(parents)))
+    return chained
+
+
+def package_costs(imports: list[ImportTime]) -> list[tuple[str, int]]:
+    """Each top-level package's cost where it was first imported (its root module's cumulative time)."""
+    roots = [item for item in imports if "." not in item.module and item.module not in sys.stdlib_module_names]
+    return sorted(((item.module, item.cumulative_us) for item in roots), key=lambda pair: pair[1], reverse=True)
+
+
+def max_rss_mb(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float | None, str]:
+    """Peak RSS of one run, from /usr/bin/time -v, else from the children's rusage (only when it rises)."""
+    gnu_time = Path("/usr/bin/time")
+    if gnu_time.exists():
+        timed = run_timed([str(gnu_time), "-v", *argv], env, cwd)
+        check_ok(" ".join(argv[-1:]), timed)
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timed.stderr)
+        if match:
+            return int(match[1]) / 1024, "/usr/bin/time -v"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    check_ok(" ".join(argv[-1:]), run_timed(argv, env, cwd))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after > before:
+        return after / 1024, "getrusage(RUSAGE_CHILDREN)"
+    return None, f"getrusage: not above an earlier child's {before / 1024:.1f} MB"
+
+
+def bench_imports(report: Report, standin: NorthflankStandin, sandbox: Sandbox) -> None:
+    heading("2. Where the time goes: imports (-X importtime) and peak memory")
+    variants: list[tuple[str, dict[str, str]]] = [
+        ("trigger", {**BASE_INPUTS, "api-url": standin.url}),
+        ("dry-run", {**BASE_INPUTS, "api-url": standin.url, "dry-run": "true"}),
+        ("trigger, YAML arguments", {**BASE_INPUTS, "api-url": standin.url, "arguments": YAML_ARGUMENTS}),
+    ]
+    reference: dict[str, ImportTime] = {}
+    watched = ("requests", "urllib3", "yaml", "jsonschema", "github_action_utils", "ssl", "http.client")
+    details: dict[str, Any] = {}
+    for label, inputs in variants:
+        timed = run_timed(action_argv("-X", "importtime"), sandbox.env(inputs), sandbox.workspace)
+        check_ok(label, timed)
+        imports = parse_importtime(timed.stderr)
+        by_module = {item.module: item for item in imports}
+        total_ms = sum(item.cumulative_us for item in imports if item.depth == 0) / 1000
+        rss, how = max_rss_mb(action_argv(), sandbox.env(inputs), sandbox.workspace)
+        top = sorted(imports, key=lambda item: item.cumulative_us, reverse=True)
+        count = IMPORT_TOP if not reference else 6
+        print(f"\n-- {label}: {len(imports)} modules imported, {total_ms:.0f} ms in imports, ", end="")
+        print(f"max RSS {rss:.1f} MB ({how})" if rss is not None else f"max RSS unknown ({how})")
+        print(f"   top {count} by cumulative time [imported by < ... < top level]:")
+        for item in top[:count]:
+            chain = f"  [{' < '.join(item.parents)}]" if item.parents else ""
+            print(f"   {item.cumulative_us / 1000:8.1f} ms  {item.module}{chain}")
+        costs = package_costs(imports)
+        print(
+            "   non-stdlib packages, cumulative where first imported: "
+            + ", ".join(f"{name} {us / 1000:.1f} ms" for name, us in costs[:8])
+        )
+        loaded = {name: (name in by_module) for name in watched}
+        print("   loaded: " + ", ".join(f"{name}={'yes' if present else 'no'}" for name, present in loaded.items()))
+        if reference:
+            added = sorted(
+                (by_module[name] for name in by_module.keys() - reference.keys() if by_module[name].depth == 0),
+                key=lambda item: item.cumulative_us,
+                reverse=True,
+            )
+            dropped = sorted(name for name in reference.keys() - by_module.keys() if reference[name].depth == 0)
+            if added:
+                shown = ", ".join(f"{item.module} {item.cumulative_us / 1000:.1f} ms" for item in added[:6])
+                print(f"   top-level imports not in the trigger: {shown}")
+            if dropped:
+                print(f"   top-level imports the trigger has and this does not: {', '.join(dropped[:10])}")
+        else:
+            reference = by_module
+        report.add(Figure(f"max RSS, {label}", rss, "MB", "< 40 MB", None if rss is None else rss < 40))
+        report.add(Figure(f"import time, {label}", total_ms, "ms"))
+        details[label] = {
+            "import_ms": total_ms,
+            "max_rss_mb": rss,
+            "modules": len(imports),
+            "loaded": loaded,
+            "top": [asdict(item) for item in top[:IMPORT_TOP]],
+            "packages_ms": {name: us / 1000 for name, us in package_costs(imports)},
+        }
+    report.details["imports"] = details
+
+
+# --- 3. polling cost -------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Time that passes only when the waiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class PollOutcome:
+    scenario: str
+    reason: str
+    reads: int
+    notice_delay: float | None  # seconds between the run concluding and the action noticing
+    intervals: list[float]
+    reads_before_reset: int | None
+    remaining: int | None
+    reset: float | None
+
+
+def simulate(
+    scenario: str, run_seconds: float, timeout_input: str, remaining: int | None, reset: int | None
+) -> PollOutcome:
+    inputs = {**BASE_INPUTS, "wait": "true", "timeout": timeout_input, "api-url": "http://127.0.0.1:1"}
+    settings = read_settings(runs_env(inputs), workspace=str(REPO))
+    clock = FakeClock()
+    with NorthflankStandin(clock=clock) as standin:
+        standin.plan = RunPlan(steps=[(0.0, "running"), (run_seconds, "success")])
+        if remaining is not None:
+            standin.ratelimit_remaining = remaining
+        if reset is not None:
+            standin.ratelimit_reset = reset
+        client = NorthflankClient(standin.url, settings.api_token, read_timeout=settings.http_timeout)
+        target = Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id)
+        answer = client.trigger(target, {"name": "Bench run", "arguments": {"VERSION": "v1.4.0"}})
+        run = run_from(answer.data)
+        run_id = str(run["id"]) if run else ""
+        created = clock.now
+        # As ReleaseAction.wait builds it: the policy from the poll-interval input, the rest its defaults.
+        waiter = Waiter(
+            client,
+            target,
+            PollPolicy(interval=settings.poll_interval),
+            Cancellation(),  # no signal handlers installed
+            log=lambda _line: None,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        result = waiter.wait(run_id, settings.timeout, run)
+        gets = len(standin.requests_to("get"))
+        client.session.close()
+    if gets != result.reads:
+        print(f"   (note: the stand-in saw {gets} status reads, the waiter counted {result.reads})")
+    concluded_at = created + run_seconds
+    noticed = created + result.elapsed
+    read_times: list[float] = []
+    at = created
+    for delay in clock.sleeps:
+        at += delay
+        read_times.append(at)
+    window_end = created + reset if remaining is not None and reset is not None else None
+    before_reset = sum(1 for moment in read_times if moment < window_end) if window_end is not None else None
+    return PollOutcome(
+        scenario=scenario,
+        reason=result.reason,
+        reads=gets,
+        notice_delay=noticed - concluded_at if result.reason == "concluded" else None,
+        intervals=clock.sleeps,
+        reads_before_reset=before_reset,
+        remaining=remaining,
+        reset=reset,
+    )
+
+
+def bench_polling(report: Report) -> None:
+    heading("3. Polling cost: simulated runs on a fake clock (no sleeping), real HTTP to the stand-in")
+    defaults = PollPolicy()
+    print(
+        f"poll policy defaults: interval from the poll-interval input (default 10s), growth {defaults.growth}, "
+        f"max {defaults.max_interval:g}s, budget reserve {defaults.budget_reserve}"
+    )
+    scenarios = [
+        ("10-min run", 600.0, "30m", None, None),
+        ("10-min run, 30 req left, reset 1800s", 600.0, "30m", 30, 1800),
+        ("60-min run (timeout 90m)", 3600.0, "90m", None, None),
+        ("60-min run (timeout 90m), 30 req left, reset 1800s", 3600.0, "90m", 30, 1800),
+        ("60-min run, default timeout 30m", 3600.0, "30m", None, None),
+    ]
+    details: list[dict[str, Any]] = []
+    for scenario, seconds, timeout_input, remaining, reset in scenarios:
+        outcome = simulate(scenario, seconds, timeout_input, remaining, reset)
+        intervals = outcome.intervals
+        notice = f"; noticed {outcome.notice_delay:.0f}s after it concluded" if outcome.notice_delay is not None else ""
+        print(f"\n-- {scenario}: {outcome.reason}, {outcome.reads} status requests{notice}")
+        print(
+            f"   intervals: first {intervals[0]:.1f}s, median {median(intervals):.1f}s, max {max(intervals):.1f}s"
+            if intervals
+            else "   intervals: none"
+        )
+        budget_ok: bool | None = None
+        if outcome.reads_before_reset is not None and outcome.remaining is not None:
+            budget_ok = outcome.reads_before_reset <= outcome.remaining
+            print(
+                f"   budget: {outcome.reads_before_reset} status requests before the reset at {outcome.reset:g}s "
+                f"vs {outcome.remaining} remaining -> {'lasts' if budget_ok else 'RUNS OUT'}"
+            )
+        details.append({**asdict(outcome), "budget_lasts": budget_ok})
+        if scenario == "10-min run":
+            report.add(Figure("10-min run: status requests", outcome.reads, "requests", "<= 40", outcome.reads <= 40))
+            delay = outcome.notice_delay
+            report.add(
+                Figure("10-min run: notice delay", delay, "s", "<= 30 s", None if delay is None else delay <= 30)
+            )
+        elif scenario.startswith("60-min run (timeout 90m)") and remaining is None:
+            report.add(Figure("60-min run: status requests", outcome.reads, "requests"))
+            delay = outcome.notice_delay
+            report.add(
+                Figure("60-min run: notice delay", delay, "s", "<= 30 s", None if delay is None else delay <= 30)
+            )
+        elif remaining is not None:
+            label = "10-min" if seconds == 600 else "60-min"
+            report.add(Figure(f"{label}, low budget: interval", median(intervals) if intervals else None, "s"))
+            report.add(
+                Figure(
+                    f"{label}, low budget: reads before reset",
+                    outcome.reads_before_reset,
+                    "requests",
+                    f"<= {remaining}",
+                    budget_ok,
+                )
+            )
+        else:
+            report.add(Figure("60-min run, 30m timeout: status requests", outcome.reads, "requests"))
+    report.details["polling"] = details
+
+
+# --- 4. the image ----------------------------------------------------------------------------------------
+
+
+def docker_client() -> Any | None:
+    try:
+        import docker
+    except ImportError:
+        return None
+    try:
+        if "DOCKER_HOST" in os.environ:
+            client = docker.from_env(timeout=600)
+        elif ENGINE_SOCK.is_socket():  # the private engine of scripts/docker-engine.sh, as the tests use it
+            client = docker.DockerClient(base_url=f"unix://{ENGINE_SOCK}", timeout=600)
+        else:
+            return None
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure to reach an engine means: skip this section
+        return None
+    return client
+
+
+def timed_call(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def bench_image(report: Report) -> None:
+    heading("4. The image")
+    client = docker_client()
+    if client is None:
+        print("skipped: no Docker engine (scripts/docker-engine.sh start)")
+        report.details["image"] = {"skipped": "no Docker engine"}
+        return
+    import docker.errors
+
+    try:
+        base = client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        print(f"skipped: {BASE_IMAGE} is not in the engine (scripts/docker-engine.sh base-image)")
+        report.details["image"] = {"skipped": f"no {BASE_IMAGE}"}
+        return
+    try:
+        client.images.remove(BENCH_TAG)  # so repeated cold builds leave no dangling images behind
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as error:
+        print(f"(could not remove the previous {BENCH_TAG}: {error.explanation})")
+    buildargs = {name: os.environ[name] for name in PROXY_BUILD_ARGS if os.environ.get(name)}
+    print(f"cold build of {BENCH_TAG} (nocache)...", flush=True)
+    started = time.perf_counter()
+    try:
+        image, _log = client.images.build(
+            path=str(REPO),
+            tag=BENCH_TAG,
+            nocache=True,
+            rm=True,
+            forcerm=True,
+            network_mode="host",
+            buildargs=buildargs or None,
+        )
+    except docker.errors.BuildError as error:
+        lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in error.build_log]
+        print(f"build failed: {error.msg}\n" + "\n".join(line for line in lines if line)[-3000:])
+        report.details["image"] = {"error": str(error.msg)}
+        return
+    build_seconds = time.perf_counter() - started
+    added_mb = (int(image.attrs["Size"]) - int(base.attrs["Size"])) / 1e6
+    print(f"cold build: {build_seconds:.1f} s")
+    print(f"size: {int(image.attrs['Size']) / 1e6:.1f} MB, {added_mb:.1f} MB over {BASE_IMAGE}")
+    for layer in image.history():
+        size = int(layer.get("Size") or 0)
+        if size > 100_000:
+            created_by = str(layer.get("CreatedBy", "")).replace("/bin/sh -c #(nop) ", "")
+            print(f"   layer {size / 1e6:7.1f} MB  {created_by[:90]}")
+
+    env = runs_env({**BASE_INPUTS, "dry-run": "true"})
+    action_times: list[float] = []
+    base_times: list[float] = []
+
+    def run_action() -> object:
+        return client.containers.run(image.id, environment=env, network_mode="none", remove=True)
+
+    def run_base() -> object:
+        return client.containers.run(
+            BASE_IMAGE, ["python", "-c", "pass"], network_mode="none", remove=True, entrypoint=[]
+        )
+
+    for index in range(1 + DOCKER_RUNS):
+        action_seconds, base_seconds = timed_call(run_action), timed_call(run_base)
+        if index >= 1:  # one warm-up each
+            action_times.append(action_seconds)
+            base_times.append(base_seconds)
+    action_median, base_median = median(action_times), median(base_times)
+    extra = action_median - base_median
+    print(
+        f"docker run (--network none), median of {DOCKER_RUNS}: action dry-run {action_median:.2f} s, "
+        f"{BASE_IMAGE} python -c pass {base_median:.2f} s, difference {extra:.2f} s (target < 1 s)"
+    )
+    report.add(Figure("image size over base", added_mb, "MB", "<= 20 MB", added_mb <= 20))
+    report.add(Figure("cold image build", build_seconds, "s"))
+    report.add(Figure("docker run dry-run, median", action_median, "s"))
+    report.add(Figure("docker run, over bare base", extra, "s", "< 1 s", extra < 1))
+    report.details["image"] = {
+        "build_seconds": build_seconds,
+        "image_bytes": int(image.attrs["Size"]),
+        "base_bytes": int(base.attrs["Size"]),
+        "run_seconds": action_times,
+        "base_run_seconds": base_times,
+    }
+
+
+# --- the whole run ---------------------------------------------------------------------------------------
+
+
+def print_table(figures: list[Figure]) -> None:
+    heading("Summary")
+    rows = [("figure", "value", "target", "met?")]
+    for figure in figures:
+        met = "" if figure.met is None else ("yes" if figure.met else "NO")
+        rows.append((figure.name, figure.shown(), figure.target or "-", met or "-"))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for number, row in enumerate(rows):
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if number == 0:
+            print("-+-".join("-" * width for width in widths))
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="northflank-bench-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=15, help="measured runs per side for trigger latency (15)")
+    parser.add_argument("--skip-image", action="store_true", help="skip building and running the image")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
+    options = parser.parse_args(argv)
+    runs = max(1, options.runs)
+    report = Report()
+    print(f"Python {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs")
+    with scratch() as folder, NorthflankStandin() as standin:
+        sandbox = Sandbox(folder)
+        bench_trigger(report, runs, standin, sandbox)
+        bench_imports(report, standin, sandbox)
+    bench_polling(report)
+    if options.skip_image:
+        heading("4. The image")
+        print("skipped: --skip-image")
+    else:
+        bench_image(report)
+    print_table(report.figures)
+    if options.json:
+        payload = {"figures": [asdict(figure) for figure in report.figures], "details": report.details}
+        options.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {options.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
