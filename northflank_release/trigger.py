@@ -3,7 +3,9 @@
 Northflank has no idempotency key, so every failed attempt is classified:
 - not created (connection refused, DNS or TLS failure, connect timeout, 429, 503): retry after a backoff;
 - maybe created (read timeout, connection dropped after sending, 500, 502, 504, a 200 without a run id):
-  look the run up by its name, created after this trigger started; adopt it, or retry only if absent;
+  look the run up by its name, created after this trigger started, for a settling time (longer when the
+  API may still be working on the request: a read timeout, a dropped connection, a 504); adopt it, or
+  retry only if it never appears;
 - refused (400, 401, 403, 404, 409, any other 4xx): no retry.
 The whole phase is bounded in attempts and seconds.
 """
@@ -26,6 +28,10 @@ MAYBE_CREATED_STATUSES = frozenset({500, 502, 504})
 # The API's clock and ours differ by the Date header's one-second resolution plus transit.
 CLOCK_SLACK_SECONDS = 2.0
 LOOKUP_ATTEMPTS = 3
+# How long to keep looking for a run that may exist before sending the request again: a short time for the
+# list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
+SETTLE_SECONDS = 3.0
+SLOW_SETTLE_MIN_SECONDS, SLOW_SETTLE_MAX_SECONDS = 5.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -93,14 +99,16 @@ class Trigger:
                     return TriggerResult(run, run_id, attempt, adopted=False)
                 # Accepted, but the answer does not say which run: it exists, so never send it again.
                 self.log("The API accepted the run but its answer has no run id; looking the run up by name.")
-                found = self._lookup(name, started_wall)
+                found = self._lookup(name, started_wall, SETTLE_SECONDS)
                 if found:
                     return TriggerResult(found, str(found["id"]), attempt, adopted=True)
                 return TriggerResult(None, "", attempt, adopted=False, notes=[_unidentified(name)])
 
-            if outcome == "maybe":
+            if outcome in ("maybe", "maybe-slow"):
                 self.log(f"Attempt {attempt}: {last}. The run may have been created; looking for it before retrying.")
-                found = self._lookup(name, started_wall)
+                # A request the API may still be processing can create its run after the client gave up on it.
+                settle = self._slow_settle_seconds() if outcome == "maybe-slow" else SETTLE_SECONDS
+                found = self._lookup(name, started_wall, settle)
                 if found:
                     self.log(f"Found run {found.get('id')} created by attempt {attempt}; using it (no second run).")
                     return TriggerResult(found, str(found["id"]), attempt, adopted=True)
@@ -123,7 +131,22 @@ class Trigger:
         # Jitter spreads the retries of many jobs that failed together.
         return random.uniform(ceiling / 2, ceiling)
 
-    def _lookup(self, name: str, started_wall: float) -> dict[str, Any] | None:
+    def _slow_settle_seconds(self) -> float:
+        return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
+
+    def _lookup(self, name: str, started_wall: float, settle: float) -> dict[str, Any] | None:
+        """Look for the run for up to `settle` seconds, since a new run may take a moment to be listed."""
+        give_up = self.clock() + settle
+        pause = 1.0
+        while True:
+            found = self._lookup_once(name, started_wall)
+            remaining = give_up - self.clock()
+            if found or remaining <= 0:
+                return found
+            self.sleep(min(pause, remaining))
+            pause = min(pause * 2, 5.0)
+
+    def _lookup_once(self, name: str, started_wall: float) -> dict[str, Any] | None:
         """The run with this name created after the trigger started, by the API's own clock."""
         for attempt in range(1, LOOKUP_ATTEMPTS + 1):
             try:
@@ -165,6 +188,8 @@ class _LookupFailed(TriggerFailed):
 def _classify_status(error: ApiError) -> str:
     if error.status in NOT_CREATED_STATUSES:
         return "not-created"
+    if error.status == 504:  # the gateway gave up waiting; the API behind it may still create the run
+        return "maybe-slow"
     if error.status in MAYBE_CREATED_STATUSES or error.status >= 500:
         return "maybe"
     return "refused"
@@ -178,7 +203,8 @@ def _classify_exception(error: requests.RequestException) -> str:
         text = repr(error)
         if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
             return "not-created"
-    return "maybe"
+    # A read timeout or a connection closed mid-request: the API may still be working on it.
+    return "maybe-slow"
 
 
 def _describe_exception(error: requests.RequestException) -> str:

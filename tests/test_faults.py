@@ -1,0 +1,498 @@
+"""Fault injection, end to end: every way the trigger's answer can go wrong, never two runs, never a lost one.
+
+Each case runs entrypoint.py against the stand-in with one injected fault and checks how many runs exist
+afterwards, that `run-id` names the run when there is one, the exit status, and that the error text (or
+the log, when the action recovered) names the cause. A tally of duplicates and lost runs is printed at the
+end of the module.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.northflank_standin import Fault, NorthflankStandin, RunPlan
+from tests.runner import ActionRun, run_action, trigger_bodies
+
+PROJECT, PIPELINE, STAGE = "shop", "release-pipeline", "production"
+OUTPUT_NAMES = frozenset(
+    {"run-id", "run-name", "status", "concluded", "started-at", "concluded-at", "response", "request"}
+)
+
+
+# --- The tally ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: str
+    new_runs: int
+    run_id_named: bool  # False when a run exists but `run-id` does not name it
+
+    @property
+    def duplicate(self) -> bool:
+        return self.new_runs > 1
+
+    @property
+    def lost(self) -> bool:
+        return self.new_runs >= 1 and not self.run_id_named
+
+
+OUTCOMES: list[Outcome] = []
+
+
+def tally_line() -> str:
+    duplicates = sum(outcome.duplicate for outcome in OUTCOMES)
+    lost = sum(outcome.lost for outcome in OUTCOMES)
+    return f"fault-injection tally: {len(OUTCOMES)} cases, {duplicates} duplicates, {lost} lost runs"
+
+
+class _TallyReporter:
+    """Writes the tally in pytest's terminal summary, where it shows without -s."""
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if OUTCOMES:
+            terminalreporter.write_line(tally_line())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fault_tally(request: pytest.FixtureRequest) -> Iterator[None]:
+    plugins = request.config.pluginmanager
+    if not any(isinstance(plugin, _TallyReporter) for plugin in plugins.get_plugins()):
+        plugins.register(_TallyReporter())
+    yield
+    print(f"\n{tally_line()}")  # shows with -s, right after the module's last test
+
+
+def new_runs(standin: NorthflankStandin, before: set[str]) -> list[dict[str, Any]]:
+    """The runs the action created: every run on the stand-in except the ones seeded before it ran."""
+    return [run for run in standin.runs() if run["id"] not in before]
+
+
+def record(case: str, standin: NorthflankStandin, before: set[str], result: ActionRun) -> list[dict[str, Any]]:
+    """Count the case in the tally (before any assertion can fail) and return the runs it created."""
+    created = new_runs(standin, before)
+    run_id = result.outputs.get("run-id", "")
+    OUTCOMES.append(Outcome(case, len(created), any(run["id"] == run_id for run in created)))
+    return created
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: bind a port, then close it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# --- The table ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    id: str
+    faults: Callable[[], list[Fault]]  # a factory: a Fault counts down its `times` as it is used
+    runs: int  # runs on the stand-in afterwards, not counting seeded ones
+    exit_code: int
+    causes: tuple[str, ...]  # each must appear in the error annotations (failure) or the log (success)
+    trigger_requests: int | None = None  # exact number of trigger requests the stand-in saw, when it matters
+    adopted: bool = False  # the run was found by lookup, not read from the trigger's answer
+    min_retry_gap: float = 0.0  # the second trigger request came at least this long after the first
+    env: Mapping[str, str] = field(default_factory=dict)
+    closed_port: bool = False
+    seed: int = 0
+    list_order: str = "newest_first"
+    settle: float = 0.0  # count the runs only this long after the first trigger request (for late processing)
+    bug: str = ""  # the action is known to fail this case: marked xfail(strict=True) with this reason
+
+
+def faults_of(*faults: Fault) -> Callable[[], list[Fault]]:
+    """Fresh copies of the faults for each run of the case."""
+    specs = [dict(vars(fault)) for fault in faults]
+    return lambda: [Fault(**{**spec, "headers": dict(spec["headers"])}) for spec in specs]
+
+
+REFUSED = [
+    FaultCase(
+        "401-refused",
+        faults_of(Fault("POST", "trigger", "status", status=401, message="Unauthorized")),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 401", "token"),
+        trigger_requests=1,
+    ),
+    FaultCase(
+        "403-refused",
+        faults_of(Fault("POST", "trigger", "status", status=403, message="Forbidden")),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 403", "Pipelines > General > Update"),
+        trigger_requests=1,
+    ),
+    FaultCase(
+        "404-refused",
+        faults_of(Fault("POST", "trigger", "status", status=404, message="Pipeline not found")),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 404", "ids", "project-id, pipeline-id and stage"),
+        trigger_requests=1,
+    ),
+    FaultCase(
+        "409-refused",
+        faults_of(Fault("POST", "trigger", "status", status=409, message="A run is already in progress")),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 409", "concurrency"),
+        trigger_requests=1,
+    ),
+]
+
+CASES = [
+    FaultCase(
+        "connection-refused",
+        faults_of(),
+        runs=0,
+        exit_code=1,
+        causes=("connection refused", "attempt"),
+        trigger_requests=0,
+        env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "2"},
+        closed_port=True,
+    ),
+    FaultCase(
+        "drop-after-create",
+        faults_of(Fault("POST", "trigger", "drop", create_first=True)),
+        runs=1,
+        exit_code=0,
+        causes=("connection closed before an answer", "using it (no second run)"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
+        "500-after-create",
+        faults_of(Fault("POST", "trigger", "status", status=500, create_first=True, message="Internal error")),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 500", "Internal error", "using it (no second run)"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
+        "502-html-not-created",
+        faults_of(Fault("POST", "trigger", "html", status=502)),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 502", "HTML page", "Retrying"),
+        trigger_requests=2,
+    ),
+    FaultCase(
+        "503-retried",
+        faults_of(Fault("POST", "trigger", "status", status=503, message="Service unavailable")),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 503", "Service unavailable", "Retrying"),
+        trigger_requests=2,
+    ),
+    FaultCase(
+        "429-retry-after",
+        faults_of(Fault("POST", "trigger", "status", status=429, message="Slow down", headers={"Retry-After": "1"})),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 429", "Slow down", "Retrying in 1.0s"),
+        trigger_requests=2,
+        min_retry_gap=0.9,
+    ),
+    FaultCase(
+        "429-ratelimit-reset",
+        faults_of(
+            Fault(
+                "POST",
+                "trigger",
+                "status",
+                status=429,
+                message="Rate limit exceeded",
+                headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"},
+            )
+        ),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 429", "Rate limit exceeded", "Retrying in 1.0s"),
+        trigger_requests=2,
+        min_retry_gap=0.9,
+    ),
+    FaultCase(
+        "read-timeout-while-creating",
+        faults_of(Fault("POST", "trigger", "delay", delay=3.0, create_first=True)),
+        runs=1,
+        exit_code=0,
+        causes=("no answer before the read timeout", "using it (no second run)"),
+        trigger_requests=1,
+        adopted=True,
+        env={"NORTHFLANK_HTTP_TIMEOUT": "1"},
+    ),
+    FaultCase(
+        "read-timeout-before-creating",
+        faults_of(Fault("POST", "trigger", "delay", delay=3.0, create_first=False)),
+        runs=1,
+        exit_code=0,
+        causes=("no answer before the read timeout",),
+        env={"NORTHFLANK_HTTP_TIMEOUT": "1"},
+        settle=3.5,
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
+        "200-empty-body",
+        faults_of(Fault("POST", "trigger", "empty")),
+        runs=1,
+        exit_code=0,
+        causes=("no run id", "looking the run up by name"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
+        "200-not-json",
+        faults_of(Fault("POST", "trigger", "not_json")),
+        runs=1,
+        exit_code=0,
+        causes=("no run id", "looking the run up by name"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    *[
+        FaultCase(
+            f"200-no-id-150-runs-{order}",
+            faults_of(Fault("POST", "trigger", "no_id")),
+            runs=1,
+            exit_code=0,
+            causes=("no run id", "looking the run up by name"),
+            trigger_requests=1,
+            adopted=True,
+            seed=150,
+            list_order=order,
+        )
+        for order in ("newest_first", "oldest_first")
+    ],
+    *REFUSED,
+]
+
+
+def as_param(case: FaultCase) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=f"BUG: {case.bug}")] if case.bug else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [as_param(case) for case in CASES])
+def test_fault(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], case: FaultCase) -> None:
+    standin.list_order = case.list_order
+    if case.seed:
+        standin.seed_runs(PROJECT, PIPELINE, STAGE, case.seed)
+    before = {run["id"] for run in standin.runs()}
+    for fault in case.faults():
+        standin.add_fault(fault)
+    given = {**inputs, "api-url": closed_port_url()} if case.closed_port else inputs
+
+    started = time.monotonic()
+    result = run_action(tmp_path, given, extra_env=case.env, timeout=30)
+    elapsed = time.monotonic() - started
+    if case.settle and standin.requests_to("trigger"):
+        # A request the stand-in still holds may create its run after the action has exited.
+        time.sleep(max(0.0, standin.requests_to("trigger")[0].time + case.settle - time.monotonic()))
+    created = record(case.id, standin, before, result)
+
+    assert len(created) <= 1, f"{len(created)} runs: the run was triggered twice\n{result.log}"
+    assert len(created) == case.runs, result.log
+    assert result.exit_code == case.exit_code, result.log
+    assert "Traceback" not in result.log
+    if created:
+        [run] = created
+        assert result.outputs.get("run-id") == run["id"], f"run {run['id']} was lost\n{result.log}"
+        assert json.loads(result.outputs["response"])["id"] == run["id"]
+        assert not result.errors, result.errors
+    else:
+        assert result.outputs.get("run-id", "") == ""
+    text = "\n".join(result.errors) if case.exit_code else result.log
+    for cause in case.causes:
+        assert cause in text, f"{cause!r} not in:\n{text}"
+    if case.exit_code:
+        assert len(result.errors) == 1, result.errors
+
+    triggers = standin.requests_to("trigger")
+    if case.trigger_requests is not None:
+        assert len(triggers) == case.trigger_requests, result.log
+    bodies = trigger_bodies(standin)
+    assert all(body == bodies[0] for body in bodies), "a retry must send the same body (the same name)"
+    if case.min_retry_gap:
+        gap = triggers[1].time - triggers[0].time
+        assert gap >= case.min_retry_gap, f"retried after {gap:.2f}s"
+        assert gap < case.min_retry_gap + 2.5, f"retried after {gap:.2f}s"
+    if case.adopted:
+        assert standin.requests_to("list"), "an adopted run is found through the runs list"
+        assert "using it" in result.log or "looking the run up by name" in result.log
+    if case.seed and case.list_order == "oldest_first":
+        pages = standin.requests_to("list")
+        assert len(pages) >= 2, "the new run is on the second page: the lookup must follow the cursor"
+    assert elapsed < 15, f"the case took {elapsed:.1f}s"
+
+
+# --- Cases that need more than the table --------------------------------------------------------------
+
+
+def test_an_older_run_with_the_same_name_is_not_adopted(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """A lost answer with nothing created: the lookup sees only an old namesake, so it retries, once."""
+    standin.seed_runs(PROJECT, PIPELINE, STAGE, 3, name_prefix="Deploy prod")
+    before = {run["id"]: run for run in standin.runs()}
+    [old] = [run for run in before.values() if run["name"] == "Deploy prod 3"]
+    standin.add_fault(Fault("POST", "trigger", "drop", create_first=False))
+
+    # A dropped connection makes the action look for the run for as long as its read timeout (at least 5 s).
+    result = run_action(
+        tmp_path, {**inputs, "name": "Deploy prod 3"}, extra_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=30
+    )
+    created = record("older-namesake-not-adopted", standin, set(before), result)
+
+    assert result.exit_code == 0, result.log
+    assert len(created) == 1, f"{len(created)} new runs\n{result.log}"
+    [run] = created
+    assert run["name"] == "Deploy prod 3"
+    assert result.outputs["run-id"] == run["id"]
+    assert result.outputs["run-id"] != old["id"], "adopted a run created before this job"
+    assert len(standin.requests_to("trigger")) == 2
+    assert "connection closed before an answer" in result.log
+    assert "Retrying" in result.log
+    assert {body["name"] for body in trigger_bodies(standin)} == {"Deploy prod 3"}
+
+
+def test_a_persistent_503_fails_within_the_bound_saying_what_was_tried(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    standin.add_fault(Fault("POST", "trigger", "status", status=503, times=100, message="Service unavailable"))
+
+    started = time.monotonic()
+    result = run_action(tmp_path, inputs, extra_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "5"}, timeout=30)
+    elapsed = time.monotonic() - started
+    created = record("persistent-503", standin, set(), result)
+
+    assert created == []
+    assert result.exit_code == 1, result.log
+    assert result.outputs.get("run-id", "") == ""
+    assert elapsed < 5 + 3, f"the retry phase is bounded at 5s, the action took {elapsed:.1f}s"
+    triggers = standin.requests_to("trigger")
+    assert 2 <= len(triggers) <= 5
+    assert triggers[-1].time - triggers[0].time <= 5.5
+    [error] = result.errors
+    assert f"after {len(triggers)} attempt(s)" in error
+    assert ", ".join(["HTTP 503"] * len(triggers)) in error
+    assert "Service unavailable" in error
+    assert "Traceback" not in result.log
+
+
+# --- Output and workflow-command injection ------------------------------------------------------------
+
+INJECTED_STATUS = (
+    "::warning::pwned-status\nstatus<<EOF\nhacked\nEOF\nghadelimiter_00000000\nrun-id=stolen\n::set-output name=x::y"
+)
+INJECTED_ARGUMENTS = {
+    "NOTE": "x\nstatus<<EOF\nfailure\nEOF",
+    "CMD": "::set-output name=status::hacked",
+    "WARN": "\n::warning::pwned-argument\n",
+    "DELIM": "ghadelimiter_11111111\nrun-id=stolen\nghadelimiter_11111111",
+    "STOP": "::stop-commands::pwned\n::pwned::",
+}
+INJECTED_DESCRIPTION = "Release\n::warning::pwned-description\n::error::pwned"
+MARKERS = ("pwned", "hacked", "stolen", "set-output")
+RUNNER_COMMANDS = frozenset(
+    {"add-mask", "debug", "notice", "warning", "error", "group", "endgroup", "stop-commands", "echo"}
+)
+
+
+def commands_outside_stop_blocks(stdout: str) -> list[tuple[str, str, str]]:
+    """The workflow commands the runner would act on, as (name, properties, message), parsed the runner's way.
+
+    A line is a command when its lstrip() starts with `::`; the name and properties run to the next `::`.
+    After `::stop-commands::TOKEN`, nothing is a command until the line `::TOKEN::`.
+    """
+    found: list[tuple[str, str, str]] = []
+    stop_token: str | None = None
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if stop_token is not None:
+            if line == f"::{stop_token}::":
+                stop_token = None
+            continue
+        if not line.startswith("::"):
+            continue
+        end = line.find("::", 2)
+        if end < 0:
+            continue
+        name, _, properties = line[2:end].partition(" ")
+        message = line[end + 2 :]
+        if name == "stop-commands":
+            stop_token = message
+        found.append((name, properties, message))
+    assert stop_token is None, "a stop-commands block was never closed: every later command would be ignored"
+    return found
+
+
+def test_api_and_user_text_cannot_forge_outputs_or_workflow_commands(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """Newlines, heredoc delimiters and `::` in argument values and in a run status stay data."""
+    standin.plan = RunPlan(steps=[(0.0, INJECTED_STATUS), (3600.0, "success")])
+    given = {
+        **inputs,
+        "arguments": json.dumps(INJECTED_ARGUMENTS),
+        "description": INJECTED_DESCRIPTION,
+        "wait": "true",
+        "timeout": "2s",
+        "poll-interval": "1s",
+    }
+
+    result = run_action(tmp_path, given, timeout=30)
+    created = record("output-injection", standin, set(), result)
+
+    # The status never concludes, so the wait times out: one run, exit 1, its id kept.
+    assert len(created) == 1, result.log
+    [run] = created
+    assert result.exit_code == 1, result.log
+    assert set(result.outputs) == OUTPUT_NAMES, sorted(result.outputs)
+    assert result.outputs["run-id"] == run["id"]
+    assert result.outputs["run-name"] == "v1-4-0 run 8123456789-1"
+    assert result.outputs["status"] == INJECTED_STATUS
+    assert result.outputs["concluded"] == "false"
+    [body] = trigger_bodies(standin)
+    assert body["arguments"] == INJECTED_ARGUMENTS
+    assert json.loads(result.outputs["request"]) == body
+    response = json.loads(result.outputs["response"])
+    assert response["id"] == run["id"]
+    assert response["status"] == INJECTED_STATUS
+    assert response["arguments"] == INJECTED_ARGUMENTS
+    # Every value the outputs file holds was written in a heredoc whose delimiter appears in no value.
+    assert "stolen" not in result.outputs["run-id"]
+
+    commands = commands_outside_stop_blocks(result.stdout)
+    for name, properties, message in commands:
+        assert name in RUNNER_COMMANDS, f"an unexpected command ::{name}:: reached the runner"
+        for marker in MARKERS:
+            assert marker not in name, f"injected text in the command name ::{name}::"
+            assert marker not in properties, f"injected text in the properties of ::{name} {properties}::"
+        if name not in {"error", "warning", "notice", "debug"}:
+            # Only annotation messages may quote outside text, and then only as the message's data.
+            for marker in MARKERS:
+                assert marker not in message, f"injected text in ::{name}::{message}"
+        assert "\n" not in message
+    assert [name for name, _, _ in commands].count("error") == 1
+    for raw in result.stdout.splitlines():
+        # The injected text never starts a line of its own: the runner could read such a line as a command.
+        assert not raw.lstrip().startswith(("::warning::pwned", "::set-output", "::error::pwned", "::pwned::"))
+    [error] = result.errors
+    assert "timeout" in error
+    assert "Traceback" not in result.log
