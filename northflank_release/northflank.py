@@ -16,6 +16,7 @@ from urllib.parse import quote
 import requests
 
 from northflank_release import __version__
+from northflank_release.request import Target
 
 CONNECT_TIMEOUT = 10.0
 USER_AGENT = f"northflank-release-action/{__version__}"
@@ -66,24 +67,6 @@ class ApiError(Exception):
         self.rate_limit = rate_limit or RateLimit()
 
 
-@dataclass(frozen=True)
-class Target:
-    """The release flow of one pipeline stage."""
-
-    project_id: str
-    pipeline_id: str
-    stage: str
-    team_id: str = ""
-
-    @property
-    def runs_path(self) -> str:
-        prefix = f"/v1/teams/{quote(self.team_id, safe='')}" if self.team_id else "/v1"
-        return (
-            f"{prefix}/projects/{quote(self.project_id, safe='')}/pipelines/{quote(self.pipeline_id, safe='')}"
-            f"/release-flows/{quote(self.stage, safe='')}/runs"
-        )
-
-
 @dataclass
 class NorthflankClient:
     api_url: str
@@ -93,10 +76,10 @@ class NorthflankClient:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def __post_init__(self) -> None:
-        # Headers on the session, not per call, so no code path can send a request without them.
-        self.session.headers.update(
-            {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "User-Agent": USER_AGENT}
-        )
+        # Auth on the session, not per call, so no code path can send a request without it. As an auth
+        # object (not a plain header) it also stops requests from replacing it with a ~/.netrc entry.
+        self.session.auth = _BearerToken(self.token)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
     def trigger(self, target: Target, body: dict[str, Any]) -> ApiAnswer:
         return self._request("POST", target.runs_path, body=body)
@@ -161,6 +144,18 @@ class NorthflankClient:
             message, error_id = _error_message(data, text, response.status_code, response.reason)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
         return ApiAnswer(response.status_code, data, text, rate_limit, response.headers.get("date") or "")
+
+
+class _BearerToken(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<bearer token hidden>"
 
 
 def run_from(answer_data: Any) -> dict[str, Any] | None:

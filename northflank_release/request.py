@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from northflank_release.settings import GitHubContext, InputProblem, Settings
 
@@ -38,6 +39,24 @@ _INPUT_OF_KEY = {
 
 
 @dataclass(frozen=True)
+class Target:
+    """The release flow of one pipeline stage."""
+
+    project_id: str
+    pipeline_id: str
+    stage: str
+    team_id: str = ""
+
+    @property
+    def runs_path(self) -> str:
+        prefix = f"/v1/teams/{quote(self.team_id, safe='')}" if self.team_id else "/v1"
+        return (
+            f"{prefix}/projects/{quote(self.project_id, safe='')}/pipelines/{quote(self.pipeline_id, safe='')}"
+            f"/release-flows/{quote(self.stage, safe='')}/runs"
+        )
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """Where to send the run request and what to send."""
 
@@ -51,6 +70,10 @@ class RunRequest:
     @property
     def name(self) -> str:
         return str(self.body.get("name", ""))
+
+    @property
+    def target(self) -> Target:
+        return Target(self.project_id, self.pipeline_id, self.stage, self.team_id)
 
 
 class RequestError(Exception):

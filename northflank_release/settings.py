@@ -306,7 +306,7 @@ def _read_request_file(reader: _Reader, workspace: str) -> dict[str, Any] | None
     except FileNotFoundError:
         reader.problem("request-file", f"request-file {value!r} does not exist (paths are relative to the workspace)")
         return None
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
         reader.problem("request-file", f"request-file {value!r} cannot be read: {error.__class__.__name__}")
         return None
     try:

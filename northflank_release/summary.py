@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from northflank_release.inputs import format_duration
-from northflank_release.northflank import Target
+from northflank_release.request import Target
 from northflank_release.runs import flow_nodes, run_state
 
 _ICON = {"success": "✅", "failure": "❌", "aborted": "⛔", "running": "🔄", "pending": "⏳"}

@@ -21,7 +21,8 @@ from typing import Any
 
 import requests
 
-from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, Target, run_from
+from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, run_from
+from northflank_release.request import Target
 
 NOT_CREATED_STATUSES = frozenset({429, 503})
 MAYBE_CREATED_STATUSES = frozenset({500, 502, 504})

@@ -16,7 +16,8 @@ import requests
 
 from northflank_release.cancellation import Cancellation
 from northflank_release.inputs import format_duration
-from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, Target, run_from
+from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, run_from
+from northflank_release.request import Target
 from northflank_release.runs import KNOWN_STATUSES, run_state
 
 

@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from northflank_release.cancellation import Cancellation  # noqa: E402
-from northflank_release.northflank import NorthflankClient, Target, run_from  # noqa: E402
+from northflank_release.northflank import NorthflankClient, run_from  # noqa: E402
+from northflank_release.request import Target  # noqa: E402
 from northflank_release.settings import read_settings  # noqa: E402
 from northflank_release.waiting import PollPolicy, Waiter  # noqa: E402
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
@@ -384,7 +385,7 @@ def simulate(
         run = run_from(answer.data)
         run_id = str(run["id"]) if run else ""
         created = clock.now
-        # As ReleaseAction.wait builds it: the policy from the poll-interval input, the rest its defaults.
+        # As Release.wait builds it: the policy from the poll-interval input, the rest its defaults.
         waiter = Waiter(
             client,
             target,

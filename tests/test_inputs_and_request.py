@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from northflank_release.inputs import InputFormatError, parse_arguments, parse_boolean, parse_duration
-from northflank_release.main import ReleaseAction
+from northflank_release.main import load
 from northflank_release.request import (
     NAME_PATTERN,
     derive_description,
@@ -146,8 +146,7 @@ odd_text = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries({}, optional={spec.env: odd_text for spec in INPUTS}))
 def test_no_input_however_odd_ends_in_a_traceback(environ: dict[str, str]) -> None:
-    action = ReleaseAction(environ, GitHubContext(), workflow=None, cancellation=None)  # type: ignore[arg-type]
-    _settings, request, problems = action.load()
+    _settings, request, problems = load(environ, GitHubContext())
     assert problems or request is not None
     for problem in problems:
         assert problem.message

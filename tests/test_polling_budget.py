@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from northflank_release.cancellation import Cancellation
-from northflank_release.northflank import ApiAnswer, NorthflankClient, Target, run_from
+from northflank_release.northflank import ApiAnswer, NorthflankClient, run_from
+from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 

@@ -186,3 +186,29 @@ def test_wrong_token_is_reported_as_a_token_problem(
     [error] = result.errors
     assert "HTTP 401" in error
     assert "api-token" in error
+
+
+def test_debug_mode_shows_method_url_and_body_but_never_the_token(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    result = run_action(tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"}, extra_env={"RUNNER_DEBUG": "1"})
+
+    assert result.exit_code == 0, result.log
+    debug_lines = [line for line in result.stdout.splitlines() if line.startswith("::debug")]
+    assert any(f"POST {standin.url}/v1/projects/shop/" in line and '"VERSION"' in line for line in debug_lines)
+    assert any(line.endswith("rate limit remaining 999") for line in debug_lines)
+    assert "Authorization" not in result.log
+    assert "Bearer" not in result.log  # run_action also fails the test if the token appears anywhere
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_token(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    # requests applies ~/.netrc credentials over a plain Authorization header; the action must not let it.
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-token\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    result = run_action(tmp_path, inputs)
+
+    assert result.exit_code == 0, result.log
+    assert standin.requests_to("trigger")[0].headers["authorization"] == f"Bearer {inputs['api-token']}"

@@ -1,0 +1,160 @@
+"""The sending half of a run: trigger, outputs, wait, abort, and the verdict that becomes the exit status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from northflank_release.cancellation import Cancellation, Cancelled
+from northflank_release.github import Workflow
+from northflank_release.inputs import format_duration
+from northflank_release.northflank import ApiError, NorthflankClient, run_from
+from northflank_release.request import RunRequest
+from northflank_release.runs import failed_nodes, run_state
+from northflank_release.settings import Settings
+from northflank_release.summary import trigger_summary, wait_summary
+from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
+from northflank_release.waiting import PollPolicy, Waiter, WaitResult
+
+ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
+
+
+class Release:
+    def __init__(self, settings: Settings, request: RunRequest, workflow: Workflow, cancellation: Cancellation):
+        self.settings = settings
+        self.request = request
+        self.target = request.target
+        self.workflow = workflow
+        self.cancellation = cancellation
+        self.client = NorthflankClient(
+            settings.api_url, settings.api_token, read_timeout=settings.http_timeout, debug=workflow.debug
+        )
+
+    def run(self) -> int:
+        self.workflow.info(
+            f"Triggering the {self.target.stage} release flow of pipeline {self.target.pipeline_id}: "
+            f"{self.request.name!r}"
+        )
+        policy = RetryPolicy(max_seconds=self.settings.trigger_retry_seconds)
+        try:
+            result = Trigger(self.client, self.target, policy, log=self.workflow.info).run(self.request.body)
+        except TriggerFailed as failed:
+            self.workflow.error(str(failed), title="The release flow was not triggered")
+            return 1
+        for note in result.notes:
+            self.workflow.warning(note, title="Run id unknown")
+        run = result.run
+        if result.run_id and not (run or {}).get("status"):
+            run = self.read_once(result.run_id) or run
+        self.publish(run, result.run_id)
+        self.workflow.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
+        self.workflow.append_summary(
+            trigger_summary(self.target, run, result.run_id, self.request.name, self.settings.api_url)
+        )
+        if not self.settings.wait:
+            return 0
+        if not result.run_id:
+            self.workflow.error("Cannot wait for the run: its id is unknown.", title="Cannot wait for the run")
+            return 1
+        return self.wait(result.run_id, run)
+
+    def wait(self, run_id: str, run: dict[str, Any] | None) -> int:
+        waiter = Waiter(
+            self.client,
+            self.target,
+            PollPolicy(interval=self.settings.poll_interval),
+            self.cancellation,
+            log=self.workflow.info,
+        )
+        title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.request.name!r}"
+        try:
+            with self.workflow.group(title):
+                result = waiter.wait(run_id, self.settings.timeout, run)
+        except Cancelled as cancelled:
+            return self.cancelled(run_id, waiter.last_run, cancelled)
+        run = result.run
+        status_when_waiting_ended = run_state(run).status
+        if result.reason == "timeout" and self.settings.abort_on_timeout:
+            run = self.abort(run_id, None) or run
+        self.publish(run, run_id)
+        self.workflow.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
+        return self.verdict(result, status_when_waiting_ended, run)
+
+    def verdict(self, result: WaitResult, status: str, run: dict[str, Any] | None) -> int:
+        elapsed = format_duration(result.elapsed)
+        if result.reason == "concluded" and status == "success":
+            self.workflow.info(f"The release flow run succeeded after {elapsed}.")
+            return 0
+        if result.reason == "concluded":
+            detail = "; ".join(f"{node.name}: {node.error or node.status}" for node in failed_nodes(run))
+            self.workflow.error(
+                f"The release flow run ended with status {status} after {elapsed}"
+                + (f". Failed: {detail}" if detail else ". No node reported an error; see the run in Northflank."),
+                title=f"Release {status}",
+            )
+            return 1
+        if result.reason == "timeout":
+            aftermath = (
+                " The run was aborted (abort-on-timeout)."
+                if self.settings.abort_on_timeout
+                else " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
+            )
+            self.workflow.error(
+                f"The run is still {status} after {format_duration(self.settings.timeout)} (timeout).{aftermath}",
+                title="Timed out waiting for the release",
+            )
+            return 1
+        self.workflow.error(result.message, title="Stopped waiting for the release")
+        return 1
+
+    def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled) -> int:
+        note = " The run goes on in Northflank."
+        if self.settings.abort_on_timeout:
+            aborted = self.abort(run_id, ABORT_TIMEOUT_ON_CANCEL)
+            run = aborted or run
+            note = " The run was aborted." if aborted else " Aborting the run failed; it may go on in Northflank."
+        self.publish(run, run_id)
+        self.workflow.error(
+            f"The job was cancelled ({cancelled}) while waiting; the run was {run_state(run).status}.{note}",
+            title="Cancelled while waiting for the release",
+        )
+        return cancelled.exit_code
+
+    def abort(self, run_id: str, timeout: float | None) -> dict[str, Any] | None:
+        # A read interrupted by the signal may have left a half-used connection in the pool.
+        self.client.session.close()
+        try:
+            answer = self.client.abort_run(self.target, run_id, timeout=timeout)
+        except ApiError as error:
+            self.workflow.warning(f"HTTP {error.status}: {error.message}", title="Could not abort the run")
+            return None
+        except Exception as error:  # noqa: BLE001 - an abort is best effort while the job ends
+            self.workflow.warning(error.__class__.__name__, title="Could not abort the run")
+            return None
+        self.workflow.info(f"Asked Northflank to abort run {run_id}.")
+        run = run_from(answer.data)
+        if run is not None and not run.get("status"):
+            run = {**run, "status": "aborting"}
+        return run
+
+    def read_once(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            return run_from(self.client.get_run(self.target, run_id).data)
+        except Exception:  # noqa: BLE001 - the trigger worked; a missing status is not worth failing for
+            return None
+
+    def publish(self, run: dict[str, Any] | None, run_id: str) -> None:
+        self.workflow.set_outputs(run_outputs(run, run_id, self.request.name))
+
+
+def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:
+    state = run_state(run)
+    return {
+        "run-id": run_id,
+        "run-name": str(run.get("name") or run_name) if run else run_name,
+        "status": state.status,
+        "concluded": "true" if state.concluded else "false",
+        "started-at": state.started_at,
+        "concluded-at": state.concluded_at,
+        "response": json.dumps(run, separators=(",", ":")) if run is not None else "",
+    }
