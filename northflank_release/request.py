@@ -132,8 +132,9 @@ def derive_run_name(context: GitHubContext, now: datetime | None = None) -> str:
 
     Unique per workflow run attempt, which is what makes looking a run up by name after a lost answer safe.
     """
-    if run_id := slug(context.run_id)[:16]:  # GitHub's run ids have 10 to 12 digits; the cap keeps room for the ref
-        suffix = f" run {run_id}-{slug(context.run_attempt)[:4] or '1'}"
+    # GitHub's run ids have 10 to 12 digits and attempts 1 or 2; the caps keep room for the ref.
+    if run_id := slug(context.run_id)[:16].rstrip("-"):
+        suffix = f" run {run_id}-{slug(context.run_attempt)[:4].rstrip('-') or '1'}"
     else:
         moment = now or datetime.now(UTC)
         suffix = f" {moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+
+# CI explores the same examples on every run, so a submission cannot fail on a draw of luck; local runs
+# explore new ones each time (and remember failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("local", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 
 @pytest.fixture

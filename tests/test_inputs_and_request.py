@@ -71,6 +71,8 @@ def test_bad_booleans(text: str) -> None:
         ("", "8123456789", "1", "release run 8123456789-1"),
         ("---", "1", "", "release run 1-1"),
         ("v2", "9" * 40, "12345", "v2 run 9999999999999999-1234"),
+        ("", "0", "000:0", "release run 0-000"),
+        ("", "123456789012345:6", "1", "release run 123456789012345-1"),
     ],
 )
 def test_derived_names(ref: str, run_id: str, attempt: str, expected: str) -> None:
