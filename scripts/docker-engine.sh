@@ -207,16 +207,29 @@ build_rootfs() {
         env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
             PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 chroot "$root" "$@"
     }
-    [[ -x "$PYENV_PYTHON/bin/python3.12" ]] || die "no CPython 3.12 at $PYENV_PYTHON (set NF_STANDIN_PYTHON)"
     local mirror
     mirror=$(apt_mirror)
     # Shared libraries the CPython build links (ldd of python3.12 and lib-dynload/*.so), minus Tk/X11.
     local include="libssl3,libffi8,zlib1g,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,libncursesw6"
     include+=",libtinfo6,libuuid1,libexpat1,libnsl2,libtirpc3,libcrypt1,libgdbm6,libgdbm-compat4"
+    if [[ ! -x "$PYENV_PYTHON/bin/python3.12" ]]; then
+        # A machine without that CPython still gets a working base: Debian's own Python (3.11 on
+        # bookworm), which runs the action just as well; only the version differs from the real image.
+        log "no CPython 3.12 at $PYENV_PYTHON (NF_STANDIN_PYTHON); using Debian's python3 instead"
+        include+=",python3,python3-pip,ca-certificates"
+    fi
     log "debootstrap --variant=minbase $SUITE from the machine's apt mirror (about a minute)"
     debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$mirror" >"$DIR/debootstrap.log" 2>&1 \
         || { tail -n 30 "$DIR/debootstrap.log" >&2; die "debootstrap failed; see $DIR/debootstrap.log"; }
     log "debootstrap done"
+    if [[ ! -x "$PYENV_PYTHON/bin/python3.12" ]]; then
+        ln -sf /usr/bin/python3 "$root/usr/local/bin/python3"
+        ln -sf /usr/bin/python3 "$root/usr/local/bin/python"
+        # Debian marks its Python as externally managed; the image's pip install is the point of the image.
+        rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+        finish_rootfs "$root"
+        return
+    fi
 
     log "copying CPython from $PYENV_PYTHON into /usr/local"
     # No host-specific .pth hooks, no site-packages other than pip (like the official slim image).
@@ -260,7 +273,11 @@ build_rootfs() {
     in_root /usr/local/bin/python3 -c 'import ssl, hashlib, ctypes, sqlite3, zlib, bz2, lzma, json, uuid; print(ssl.OPENSSL_VERSION)' >&2 \
         || die "stand-in Python cannot import ssl/hashlib/ctypes/sqlite3/zlib/bz2/lzma"
     in_root /usr/local/bin/pip --version >&2 || die "pip does not run in the stand-in"
+    finish_rootfs "$root"
+}
 
+finish_rootfs() {
+    local root="$1"
     # The host's CA bundle, so pip trusts a TLS-intercepting proxy during test builds.
     local ca="${SSL_CERT_FILE:-${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}}"
     [[ -f "$ca" ]] || ca=/etc/ssl/certs/ca-certificates.crt
