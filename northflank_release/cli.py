@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from northflank_release import __version__
 from northflank_release.settings import HTTP_TIMEOUT_ENV, INPUTS, TRIGGER_RETRY_SECONDS_ENV
@@ -24,10 +25,22 @@ exit status: 0 when the run was triggered (and, with wait, succeeded); 1 for bad
 a failed, aborted or timed-out run; 143 or 130 when stopped by SIGTERM or SIGINT."""
 
 
+class CommandLineError(Exception):
+    """A flag argparse could not read; the message never repeats the values given (one may be the token)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message = "unrecognized arguments"
+        raise CommandLineError(f"{message}; see --help")
+
+
 def parse_command_line(argv: list[str]) -> dict[str, str]:
-    """The NORTHFLANK_* values given as flags; exits after --help or --version."""
-    parser = argparse.ArgumentParser(
+    """The NORTHFLANK_* values given as flags; exits after --help or --version, raises CommandLineError."""
+    parser = _Parser(
         prog="entrypoint.py",
+        allow_abbrev=False,
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

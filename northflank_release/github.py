@@ -7,9 +7,10 @@ where workflow commands would only be noise (or, for add-mask, print the secret)
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -34,7 +35,9 @@ class Workflow:
         # Only the runner understands add-mask; on a terminal the command would print the secret itself.
         if self.in_actions:
             gha.add_mask(secret)
-        self._secrets.append(secret)
+        # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...).
+        forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}
+        self._secrets.extend(sorted((form for form in forms if len(form) >= 4), key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -60,18 +63,17 @@ class Workflow:
                 _print(f"debug: {text}", stream=sys.stderr)
 
     def error(self, message: str, title: str) -> None:
-        message = self.redact(message)
-        if self.in_actions:
-            gha.error(message, title=title)
-        else:
-            _print(f"error: {title}: {message}", stream=sys.stderr)
+        self._annotate(gha.error, "error", message, title)
 
     def warning(self, message: str, title: str) -> None:
+        self._annotate(gha.warning, "warning", message, title)
+
+    def _annotate(self, command: Callable[..., None], level: str, message: str, title: str) -> None:
         message = self.redact(message)
         if self.in_actions:
-            gha.warning(message, title=title)
+            command(message, title=title)
         else:
-            _print(f"warning: {title}: {message}", stream=sys.stderr)
+            _print(f"{level}: {title}: {message}", stream=sys.stderr)
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:

@@ -104,9 +104,11 @@ def _parse_key_value_lines(text: str) -> dict[str, Any]:
 
 def _parse_json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        value = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise InputFormatError(f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise InputFormatError("is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise InputFormatError(f"must be a JSON object ({{...}}), not {_json_kind(value)}")
     return value
@@ -121,13 +123,17 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which are not JSON and which the API could not read.
+    raise InputFormatError(f"has {name}, which is not a JSON number: quote it or use a number")
+
+
 def _parse_yaml_mapping(text: str, *, keep_strings: bool) -> dict[str, Any]:
     # Imported here so JSON and KEY=VALUE inputs never pay for loading a YAML parser.
     import yaml
 
-    loader = _string_loader() if keep_strings else yaml.SafeLoader
     try:
-        value = yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are SafeLoader or a subclass
+        value = yaml.load(text, Loader=_yaml_loader(keep_strings))  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -138,38 +144,49 @@ def _parse_yaml_mapping(text: str, *, keep_strings: bool) -> dict[str, Any]:
         raise InputFormatError("is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise InputFormatError(f"must be a mapping (key: value lines or a JSON object), not {_json_kind(value)}")
-    for key in value:
-        if not isinstance(key, str):
-            raise InputFormatError(f"key {key!r} must be text; quote it")
     return value
 
 
-_STRING_LOADER: Any = None
+_YAML_LOADERS: dict[bool, Any] = {}
 
 
-def _string_loader() -> Any:
-    """A SafeLoader that keeps every scalar as the exact text written: `1.10` stays "1.10", `yes` stays "yes"."""
-    global _STRING_LOADER
-    if _STRING_LOADER is None:
+def _yaml_loader(keep_strings: bool) -> Any:
+    """SafeLoader, refusing duplicate and non-text keys as JSON input does.
+
+    With keep_strings every scalar stays the exact text written: `1.10` stays "1.10", `yes` stays "yes".
+    """
+    if keep_strings not in _YAML_LOADERS:
         import yaml
 
-        class StringLoader(yaml.SafeLoader):
-            pass
+        class Loader(yaml.SafeLoader):
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                # Aliases can build loops, or structures that grow exponentially once written as JSON.
+                if self.check_event(yaml.AliasEvent):
+                    event = self.peek_event()  # type: ignore[no-untyped-call]
+                    raise InputFormatError(
+                        f"uses the YAML alias *{event.anchor} at line {event.start_mark.line + 1}: "
+                        "write the value out instead"
+                    )
+                return super().compose_node(parent, index)
 
         def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-            keys: set[Any] = set()
+            keys: set[str] = set()
             for key_node, _ in node.value:
                 key = loader.construct_object(key_node)
+                if not isinstance(key, str):
+                    line = key_node.start_mark.line + 1
+                    raise InputFormatError(f"has a key at line {line} that is not text: quote it")
                 if key in keys:
                     raise InputFormatError(f"key {key!r} is given twice; give each key once")
                 keys.add(key)
             return loader.construct_mapping(node)
 
-        StringLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-        # Resolving every plain scalar as a string stops YAML 1.1 typing (numbers, booleans, dates).
-        StringLoader.yaml_implicit_resolvers = {}
-        _STRING_LOADER = StringLoader
-    return _STRING_LOADER
+        Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+        if keep_strings:
+            # Resolving every plain scalar as a string stops YAML 1.1 typing (numbers, booleans, dates).
+            Loader.yaml_implicit_resolvers = {}
+        _YAML_LOADERS[keep_strings] = Loader
+    return _YAML_LOADERS[keep_strings]
 
 
 def _json_kind(value: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from northflank_release.cancellation import Cancellation, Cancelled
 from northflank_release.github import Workflow
@@ -27,9 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     flags: dict[str, str] = {}
     if argv:
         # The container runs with no arguments, so argparse is loaded only when there are some.
-        from northflank_release.cli import parse_command_line
+        from northflank_release.cli import CommandLineError, parse_command_line
 
-        flags = parse_command_line(argv)
+        try:
+            flags = parse_command_line(argv)
+        except CommandLineError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     environ = {**os.environ, **flags}
     context = read_github_context(environ)
     workflow = Workflow(in_actions=context.in_actions, debug=context.debug, environ=environ)

@@ -25,7 +25,6 @@ MAX_LIST_PAGES = 50  # 5,000 runs at 100 a page: far past any sane history, and 
 
 @dataclass(frozen=True)
 class RateLimit:
-    limit: int | None = None
     remaining: int | None = None
     reset_seconds: float | None = None
     retry_after: float | None = None
@@ -33,20 +32,25 @@ class RateLimit:
     @classmethod
     def from_headers(cls, headers: Any) -> RateLimit:
         return cls(
-            limit=_int_header(headers, "x-ratelimit-limit"),
             remaining=_int_header(headers, "x-ratelimit-remaining"),
             reset_seconds=_float_header(headers, "x-ratelimit-reset"),
             retry_after=_float_header(headers, "retry-after"),
         )
 
+    def retry_delay(self, *, rate_limited: bool) -> float | None:
+        """How long the API asks us to wait: Retry-After, else the window's reset once it is spent."""
+        if self.retry_after is not None:
+            return self.retry_after
+        if self.reset_seconds is not None and (rate_limited or self.remaining == 0):
+            return self.reset_seconds
+        return None
+
 
 @dataclass(frozen=True)
 class ApiAnswer:
-    """A 2xx answer: the parsed JSON (None when the body was not JSON), its text, and its headers' facts."""
+    """A 2xx answer: the parsed JSON (None when the body was not JSON) and its headers' facts."""
 
-    status: int
     data: Any
-    text: str
     rate_limit: RateLimit
     date_header: str  # the API's clock, for comparing its timestamps with ours
 
@@ -60,7 +64,8 @@ class ApiError(Exception):
     """A non-2xx answer: the status, Northflank's own message (when it sent one) and the rate-limit facts."""
 
     def __init__(self, status: int, message: str, *, error_id: str = "", rate_limit: RateLimit | None = None) -> None:
-        super().__init__(f"HTTP {status}: {message}")
+        # Northflank's error id lets its support find the request, so it is part of every message.
+        super().__init__(f"HTTP {status}: {message}" + (f" (error id {error_id})" if error_id else ""))
         self.status = status
         self.message = message
         self.error_id = error_id
@@ -143,7 +148,7 @@ class NorthflankClient:
         if not 200 <= response.status_code < 300:
             message, error_id = _error_message(data, text, response.status_code, response.reason)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
-        return ApiAnswer(response.status_code, data, text, rate_limit, response.headers.get("date") or "")
+        return ApiAnswer(data, rate_limit, response.headers.get("date") or "")
 
 
 class _BearerToken(requests.auth.AuthBase):
@@ -156,6 +161,52 @@ class _BearerToken(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "<bearer token hidden>"
+
+
+_TRIGGER_CAUSES = {
+    400: "the API refused the request body",
+    401: "the API token is missing, wrong or revoked: check the secret passed as api-token",
+    403: "the token lacks the permission Project > Pipelines > General > Update on this project "
+    "(an organisation token also needs team-id)",
+    404: "no such project, pipeline or stage: check project-id, pipeline-id and stage (ids, not display names)",
+    409: "the release flow refused a new run, most likely because its concurrency policy forbids one while "
+    "another is running",
+}
+_READ_CAUSES = {
+    401: "the token was rejected",
+    403: "the token can trigger runs but not read them: give it Project > Pipelines > General > Read",
+    404: "the run was not found (was it deleted?)",
+}
+
+
+def likely_cause(status: int, *, reading: bool) -> str:
+    """What a refusal most likely means, for triggering a run or for reading one."""
+    causes = _READ_CAUSES if reading else _TRIGGER_CAUSES
+    return causes.get(status, "the API refused the read" if reading else "the API refused the request")
+
+
+def explain_request_exception(error: requests.RequestException) -> tuple[str, bool]:
+    """What went wrong in words, and whether the request may have reached the API."""
+    text = repr(error)
+    if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
+        return f"the request could not be built ({error.__class__.__name__})", False
+    if isinstance(error, requests.ConnectTimeout):
+        return "connection timed out", False
+    if isinstance(error, requests.exceptions.SSLError):
+        # A handshake or certificate failure happens before anything is sent; a TLS error later may not.
+        before = any(word in text for word in ("CERTIFICATE", "certificate", "handshake", "HANDSHAKE", "VERSION"))
+        return ("TLS handshake failed" if before else "TLS error after sending"), not before
+    if isinstance(error, requests.ReadTimeout):
+        return "no answer before the read timeout", True
+    if isinstance(error, requests.ConnectionError):
+        if "Connection refused" in text:
+            return "connection refused", False
+        if "NameResolutionError" in text or "Name or service not known" in text:
+            return "the API host name does not resolve", False
+        if "NewConnectionError" in text:
+            return "could not connect", False
+        return "connection closed before an answer", True
+    return error.__class__.__name__, True
 
 
 def run_from(answer_data: Any) -> dict[str, Any] | None:

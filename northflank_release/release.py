@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from northflank_release.cancellation import Cancellation, Cancelled
@@ -35,12 +36,29 @@ class Release:
             f"Triggering the {self.target.stage} release flow of pipeline {self.target.pipeline_id}: "
             f"{self.request.name!r}"
         )
-        policy = RetryPolicy(max_seconds=self.settings.trigger_retry_seconds)
+        trigger = Trigger(
+            self.client,
+            self.target,
+            RetryPolicy(max_seconds=self.settings.trigger_retry_seconds),
+            log=self.workflow.info,
+            sleep=self.interruptible_sleep,
+            check_cancelled=self.cancellation.check,
+        )
         try:
-            result = Trigger(self.client, self.target, policy, log=self.workflow.info).run(self.request.body)
+            result = trigger.run(self.request.body)
         except TriggerFailed as failed:
             self.workflow.error(str(failed), title="The release flow was not triggered")
             return 1
+        except Cancelled as cancelled:
+            sent = trigger.requests_sent
+            self.workflow.error(
+                "The job was cancelled before the run was triggered; nothing was sent."
+                if sent == 0
+                else f"The job was cancelled while triggering, after {sent} request(s) whose answers were lost "
+                "or refused: look at the pipeline's release flow runs in Northflank before running it again.",
+                title="Cancelled",
+            )
+            return cancelled.exit_code
         for note in result.notes:
             self.workflow.warning(note, title="Run id unknown")
         run = result.run
@@ -51,6 +69,9 @@ class Release:
         self.workflow.append_summary(
             trigger_summary(self.target, run, result.run_id, self.request.name, self.settings.api_url)
         )
+        if self.cancellation.signum is not None:
+            # The signal came while the trigger request was in flight: the run exists, say so and stop.
+            return self.cancelled(result.run_id, run, Cancelled(self.cancellation.signum), waiting=False)
         if not self.settings.wait:
             return 0
         if not result.run_id:
@@ -74,13 +95,15 @@ class Release:
             return self.cancelled(run_id, waiter.last_run, cancelled)
         run = result.run
         status_when_waiting_ended = run_state(run).status
+        aborted = None
         if result.reason == "timeout" and self.settings.abort_on_timeout:
-            run = self.abort(run_id, None) or run
+            aborted = self.abort(run_id, None)
+            run = aborted or run
         self.publish(run, run_id)
         self.workflow.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
-        return self.verdict(result, status_when_waiting_ended, run)
+        return self.verdict(result, status_when_waiting_ended, run, aborted is not None)
 
-    def verdict(self, result: WaitResult, status: str, run: dict[str, Any] | None) -> int:
+    def verdict(self, result: WaitResult, status: str, run: dict[str, Any] | None, aborted: bool) -> int:
         elapsed = format_duration(result.elapsed)
         if result.reason == "concluded" and status == "success":
             self.workflow.info(f"The release flow run succeeded after {elapsed}.")
@@ -94,11 +117,12 @@ class Release:
             )
             return 1
         if result.reason == "timeout":
-            aftermath = (
-                " The run was aborted (abort-on-timeout)."
-                if self.settings.abort_on_timeout
-                else " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
-            )
+            if aborted:
+                aftermath = " The run was aborted (abort-on-timeout)."
+            elif self.settings.abort_on_timeout:
+                aftermath = " Aborting the run failed; it may go on in Northflank."
+            else:
+                aftermath = " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
             self.workflow.error(
                 f"The run is still {status} after {format_duration(self.settings.timeout)} (timeout).{aftermath}",
                 title="Timed out waiting for the release",
@@ -107,16 +131,17 @@ class Release:
         self.workflow.error(result.message, title="Stopped waiting for the release")
         return 1
 
-    def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled) -> int:
+    def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled, waiting: bool = True) -> int:
         note = " The run goes on in Northflank."
-        if self.settings.abort_on_timeout:
+        if self.settings.abort_on_timeout and self.settings.wait and run_id:
             aborted = self.abort(run_id, ABORT_TIMEOUT_ON_CANCEL)
             run = aborted or run
             note = " The run was aborted." if aborted else " Aborting the run failed; it may go on in Northflank."
         self.publish(run, run_id)
+        when = "while waiting" if waiting else "as the run was triggered"
         self.workflow.error(
-            f"The job was cancelled ({cancelled}) while waiting; the run was {run_state(run).status}.{note}",
-            title="Cancelled while waiting for the release",
+            f"The job was cancelled ({cancelled}) {when}; the run was {run_state(run).status}.{note}",
+            title="Cancelled while waiting for the release" if waiting else "Cancelled",
         )
         return cancelled.exit_code
 
@@ -126,7 +151,7 @@ class Release:
         try:
             answer = self.client.abort_run(self.target, run_id, timeout=timeout)
         except ApiError as error:
-            self.workflow.warning(f"HTTP {error.status}: {error.message}", title="Could not abort the run")
+            self.workflow.warning(str(error), title="Could not abort the run")
             return None
         except Exception as error:  # noqa: BLE001 - an abort is best effort while the job ends
             self.workflow.warning(error.__class__.__name__, title="Could not abort the run")
@@ -136,6 +161,10 @@ class Release:
         if run is not None and not run.get("status"):
             run = {**run, "status": "aborting"}
         return run
+
+    def interruptible_sleep(self, seconds: float) -> None:
+        with self.cancellation.interruptible():
+            time.sleep(seconds)
 
     def read_once(self, run_id: str) -> dict[str, Any] | None:
         try:

@@ -9,6 +9,7 @@ equivalent Python regexes, and these checks give the user the reasons in words.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ _SEP = rf"(?:-|[{_JS_WHITESPACE}])"
 NAME_PATTERN = re.compile(rf"[a-zA-Z](?:{_SEP}?[a-zA-Z0-9]+(?:{_SEP}[a-zA-Z0-9]+)*)?")
 DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%^&*\-_:!]+")
 NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
+MAX_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
 
 # Which input a value at a body key came from, for error messages.
 _INPUT_OF_KEY = {
@@ -60,20 +62,12 @@ class Target:
 class RunRequest:
     """Where to send the run request and what to send."""
 
-    project_id: str
-    pipeline_id: str
-    stage: str
-    team_id: str
+    target: Target
     body: dict[str, Any]
-    name_was_derived: bool
 
     @property
     def name(self) -> str:
         return str(self.body.get("name", ""))
-
-    @property
-    def target(self) -> Target:
-        return Target(self.project_id, self.pipeline_id, self.stage, self.team_id)
 
 
 class RequestError(Exception):
@@ -103,8 +97,7 @@ def build_request(settings: Settings, context: GitHubContext, now: datetime | No
         body["name"] = settings.run_name
     if settings.run_description:
         body["description"] = settings.run_description
-    name_was_derived = "name" not in body
-    if name_was_derived:
+    if "name" not in body:
         body["name"] = derive_run_name(context, now)
     if "description" not in body:
         body["description"] = derive_description(context)
@@ -112,14 +105,7 @@ def build_request(settings: Settings, context: GitHubContext, now: datetime | No
     problems = validate_body(body)
     if problems:
         raise RequestError(problems)
-    return RunRequest(
-        project_id=settings.project_id,
-        pipeline_id=settings.pipeline_id,
-        stage=settings.stage,
-        team_id=settings.team_id,
-        body=body,
-        name_was_derived=name_was_derived,
-    )
+    return RunRequest(Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id), body)
 
 
 def slug(text: str) -> str:
@@ -138,11 +124,7 @@ def derive_run_name(context: GitHubContext, now: datetime | None = None) -> str:
     else:
         moment = now or datetime.now(UTC)
         suffix = f" {moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-    ref = slug(context.ref_name) or "release"
-    if not ref[0].isalpha():
-        ref = f"ref-{ref}"
-    ref = ref[: NAME_MAX - len(suffix)].rstrip("-")
-    return ref + suffix
+    return _valid_name(context.ref_name, "ref-", NAME_MAX - len(suffix)) + suffix
 
 
 def derive_description(context: GitHubContext) -> str:
@@ -164,13 +146,18 @@ def derive_description(context: GitHubContext) -> str:
 
 def suggest_name(name: str) -> str:
     """A valid spelling close to what the user wrote, for the error message."""
-    suggestion = slug(name) or "release"
-    if not suggestion[0].isalpha():
-        suggestion = f"v{suggestion}" if len(suggestion) < NAME_MAX else f"v{suggestion[: NAME_MAX - 1]}"
-    suggestion = suggestion[:NAME_MAX].rstrip("-")
+    suggestion = _valid_name(name, "v", NAME_MAX)
     while len(suggestion) < NAME_MIN:
         suggestion += "-run" if suggestion[-1].isalnum() else "run"
     return suggestion[:NAME_MAX]
+
+
+def _valid_name(text: str, prefix: str, limit: int) -> str:
+    """The slug of text, starting with a letter (prefixed when it does not), at most `limit` long."""
+    name = slug(text) or "release"
+    if not name[0].isalpha():
+        name = prefix + name
+    return name[:limit].rstrip("-")
 
 
 def name_problem(name: str) -> str | None:
@@ -212,7 +199,9 @@ def _show(ch: str) -> str:
 
 def validate_body(body: dict[str, Any]) -> list[InputProblem]:
     """Every problem with the body: our full-match checks first, then the schema for the rest."""
-    problems: list[InputProblem] = []
+    problems = _not_json_problems(body)
+    if problems:
+        return problems
     checked: set[str] = set()
     for key, check in (("name", name_problem), ("description", description_problem)):
         value = body.get(key)
@@ -227,6 +216,29 @@ def validate_body(body: dict[str, Any]) -> list[InputProblem]:
             continue
         problems.append(_schema_problem(path, error.validator, error.message, error.instance))
     return problems
+
+
+def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
+    """Values JSON cannot carry (NaN, infinity, from YAML's .nan and .inf), and nesting past any sane depth."""
+    problems: list[InputProblem] = []
+    stack: list[tuple[list[str], Any]] = [([], body)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_DEPTH:
+            problems.append(_problem_at(path, f"is nested more than {MAX_DEPTH} levels deep"))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(_problem_at(path, f"is {value}, which JSON cannot carry: quote it or use a number"))
+        elif isinstance(value, dict):
+            stack.extend(([*path, str(key)], item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(([*path, str(index)], item) for index, item in enumerate(value))
+    return problems
+
+
+def _problem_at(path: list[str], what: str) -> InputProblem:
+    input_name = _INPUT_OF_KEY.get(path[0], "request-file") if path else "request-file"
+    where = "/".join(path) if len(path) <= 6 else "/".join(path[:5]) + "/..."
+    return InputProblem(input_name, f"{input_name}: the value at {where} {what}")
 
 
 def _schema_problem(path: list[str], validator: Any, message: str, instance: Any) -> InputProblem:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TERMINAL_STATUSES = ("success", "failure", "aborted")
 KNOWN_STATUSES = frozenset(
     {
         "pending",

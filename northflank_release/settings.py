@@ -73,6 +73,8 @@ STAGES = ("development", "staging", "production")
 MAX_TIMEOUT_SECONDS = 6 * 3600.0  # a GitHub job's own limit
 REQUEST_BODY_KEYS = ("name", "description", "arguments", "overrides", "releaseNodeOverrides")
 
+# A token travels in an HTTP header: printable ASCII, no whitespace.
+_TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
 # Ids become URL path segments: anything but letters, digits and '-' could change the path.
 _ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", re.ASCII)
 
@@ -83,11 +85,6 @@ class InputProblem:
 
     input: str
     message: str
-
-    @property
-    def env(self) -> str:
-        spec = INPUTS_BY_NAME.get(self.input)
-        return spec.env if spec else self.input
 
 
 class SettingsError(Exception):
@@ -111,16 +108,8 @@ class GitHubContext:
     run_id: str = ""
     run_number: str = ""
     run_attempt: str = ""
-    server_url: str = ""
-    workspace: str = ""
     in_actions: bool = False
     debug: bool = False
-
-    @property
-    def run_url(self) -> str:
-        if not (self.server_url and self.repository and self.run_id):
-            return ""
-        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
 
 @dataclass(frozen=True)
@@ -156,8 +145,6 @@ def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
         run_id=environ.get("GITHUB_RUN_ID", ""),
         run_number=environ.get("GITHUB_RUN_NUMBER", ""),
         run_attempt=environ.get("GITHUB_RUN_ATTEMPT", ""),
-        server_url=environ.get("GITHUB_SERVER_URL", ""),
-        workspace=environ.get("GITHUB_WORKSPACE", ""),
         in_actions=environ.get("GITHUB_ACTIONS") == "true",
         debug=environ.get("RUNNER_DEBUG") == "1",
     )
@@ -206,6 +193,13 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
     """Build Settings from the environment, or raise SettingsError listing every problem."""
     reader = _Reader(environ)
     token = reader.text("api-token")
+    if token and not _TOKEN.fullmatch(token):
+        # Never quote the token: say what is wrong with it instead.
+        reader.problem(
+            "api-token",
+            "api-token contains spaces, line breaks or characters outside ASCII, which no Northflank token has: "
+            "copy the token again into the secret",
+        )
     project_id = _read_id(reader, "project-id")
     pipeline_id = _read_id(reader, "pipeline-id")
     stage = reader.text("stage").lower()

@@ -1,13 +1,14 @@
 """Trigger a run exactly once, even when answers are lost.
 
 Northflank has no idempotency key, so every failed attempt is classified:
-- not created (connection refused, DNS or TLS failure, connect timeout, 429, 503): retry after a backoff;
+- not created (connection refused, DNS failure, TLS handshake failure, connect timeout, 429, 503):
+  retry after a backoff;
 - maybe created (read timeout, connection dropped after sending, 500, 502, 504, a 200 without a run id):
   look the run up by its name, created after this trigger started, for a settling time (longer when the
   API may still be working on the request: a read timeout, a dropped connection, a 504); adopt it, or
-  retry only if it never appears;
-- refused (400, 401, 403, 404, 409, any other 4xx): no retry.
-The whole phase is bounded in attempts and seconds.
+  retry only if it never appears; a 200 is never sent again;
+- refused (400, 401, 403, 404, 409, any other 4xx, a request that could not be built): no retry.
+The whole phase is bounded in attempts and seconds, and a cancellation stops it between requests.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from typing import Any
 
 import requests
 
-from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, run_from
+from northflank_release.northflank import (
+    ApiError,
+    NorthflankClient,
+    explain_request_exception,
+    likely_cause,
+    run_from,
+)
 from northflank_release.request import Target
 
 NOT_CREATED_STATUSES = frozenset({429, 503})
-MAYBE_CREATED_STATUSES = frozenset({500, 502, 504})
 # The API's clock and ours differ by the Date header's one-second resolution plus transit.
 CLOCK_SLACK_SECONDS = 2.0
-LOOKUP_ATTEMPTS = 3
+LOOKUP_READ_ATTEMPTS = 3
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
 SETTLE_SECONDS = 3.0
@@ -45,22 +51,22 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class TriggerResult:
-    """The run, when known; how many attempts it took; how it was found."""
+    """The run, when known, and anything the user should be warned about."""
 
     run: dict[str, Any] | None
     run_id: str
-    attempts: int
-    adopted: bool  # found by lookup after an answer was lost, not read from the trigger's answer
     notes: list[str] = field(default_factory=list)
 
 
 class TriggerFailed(Exception):
-    """The run was not triggered (or could not be confirmed): what happened, in a user's words."""
+    """The run was not triggered, or could not be confirmed: what happened, in a user's words."""
 
-    def __init__(self, message: str, *, status: int | None = None, api_message: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.api_message = api_message
+
+@dataclass(frozen=True)
+class _Failure:
+    outcome: str  # "not-created", "maybe", "maybe-slow" or "refused"
+    text: str
+    wait_hint: float | None = None
 
 
 @dataclass
@@ -71,63 +77,78 @@ class Trigger:
     log: Callable[[str], None] = lambda _text: None
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
+    # Every wait goes through `sleep`, and `check_cancelled` runs before every request: the caller makes
+    # both raise on SIGTERM, so a cancelled job stops between requests, never in the middle of one.
     sleep: Callable[[float], None] = time.sleep
+    check_cancelled: Callable[[], None] = lambda: None
+    requests_sent: int = 0
 
     def run(self, body: dict[str, Any]) -> TriggerResult:
         name = str(body.get("name", ""))
         started_wall = self.wall_clock()
         deadline = self.clock() + self.policy.max_seconds
         tried: list[str] = []
+        last = ""
         for attempt in range(1, self.policy.max_attempts + 1):
+            self.check_cancelled()
             try:
+                self.requests_sent += 1
                 answer = self.client.trigger(self.target, body)
             except ApiError as error:
-                outcome, wait_hint = _classify_status(error), _wait_hint(error.rate_limit)
-                tried.append(f"HTTP {error.status}")
-                if outcome == "refused":
-                    raise TriggerFailed(
-                        _refused_message(error), status=error.status, api_message=error.message
-                    ) from None
-                last = f"HTTP {error.status}: {error.message}"
+                failure = _classify_status(error)
             except requests.RequestException as error:
-                outcome, wait_hint = _classify_exception(error), None
-                tried.append(_describe_exception(error))
-                last = _describe_exception(error)
+                text, may_have_arrived = explain_request_exception(error)
+                failure = _Failure("maybe-slow" if may_have_arrived else "not-created", text)
+                if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
+                    failure = _Failure("refused", text)
             else:
-                run = run_from(answer.data)
-                run_id = str(run.get("id") or "") if run else ""
-                if run_id:
-                    return TriggerResult(run, run_id, attempt, adopted=False)
-                # Accepted, but the answer does not say which run: it exists, so never send it again.
-                self.log("The API accepted the run but its answer has no run id; looking the run up by name.")
-                found = self._lookup(name, started_wall, SETTLE_SECONDS)
-                if found:
-                    return TriggerResult(found, str(found["id"]), attempt, adopted=True)
-                return TriggerResult(None, "", attempt, adopted=False, notes=[_unidentified(name)])
+                return self._accepted(answer.data, name, started_wall)
 
-            if outcome in ("maybe", "maybe-slow"):
+            tried.append(failure.text.split(":")[0])
+            last = failure.text
+            if failure.outcome == "refused":
+                raise TriggerFailed(f"Northflank answered {failure.text}.") from None
+            if failure.outcome in ("maybe", "maybe-slow"):
                 self.log(f"Attempt {attempt}: {last}. The run may have been created; looking for it before retrying.")
                 # A request the API may still be processing can create its run after the client gave up on it.
-                settle = self._slow_settle_seconds() if outcome == "maybe-slow" else SETTLE_SECONDS
-                found = self._lookup(name, started_wall, settle)
+                settle = self._slow_settle_seconds() if failure.outcome == "maybe-slow" else SETTLE_SECONDS
+                found = self._lookup(name, started_wall, min(settle, max(0.0, deadline - self.clock())))
                 if found:
                     self.log(f"Found run {found.get('id')} created by attempt {attempt}; using it (no second run).")
-                    return TriggerResult(found, str(found["id"]), attempt, adopted=True)
-            delay = self._backoff(attempt, wait_hint)
-            remaining = deadline - self.clock()
-            if attempt == self.policy.max_attempts or delay > remaining:
+                    return TriggerResult(found, str(found["id"]))
+            delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
+            if attempt == self.policy.max_attempts or delay > deadline - self.clock():
                 break
             self.log(f"Attempt {attempt}: {last}. Retrying in {delay:.1f}s.")
             self.sleep(delay)
+        spent = self.policy.max_seconds - max(0.0, deadline - self.clock())
         raise TriggerFailed(
-            f"Could not trigger the release flow after {len(tried)} attempt(s) in "
-            f"{self.policy.max_seconds - max(0.0, deadline - self.clock()):.0f}s ({', '.join(tried)}); "
-            f"last: {last}. No run with the name {name!r} was created."
+            f"Could not trigger the release flow after {len(tried)} attempt(s) in {spent:.0f}s "
+            f"({', '.join(tried)}); last: {last}. No run named {name!r} was found."
         )
 
-    def _backoff(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
-            return hint
+    def _accepted(self, data: Any, name: str, started_wall: float) -> TriggerResult:
+        run = run_from(data)
+        if run and run.get("id"):
+            return TriggerResult(run, str(run["id"]))
+        # Accepted, but the answer does not say which run: it exists, so never send it again.
+        self.log("The API accepted the run but its answer has no run id; looking the run up by name.")
+        try:
+            found = self._lookup(name, started_wall, SETTLE_SECONDS)
+        except TriggerFailed:
+            found = None
+        if found:
+            return TriggerResult(found, str(found["id"]))
+        return TriggerResult(
+            None,
+            "",
+            notes=[
+                f"The API accepted the run but did not say its id, and no run named {name!r} could be found "
+                "in the runs list; run-id is empty."
+            ],
+        )
+
+    def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
         # Jitter spreads the retries of many jobs that failed together.
         return random.uniform(ceiling / 2, ceiling)
@@ -149,14 +170,20 @@ class Trigger:
 
     def _lookup_once(self, name: str, started_wall: float) -> dict[str, Any] | None:
         """The run with this name created after the trigger started, by the API's own clock."""
-        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
+        for attempt in range(1, LOOKUP_READ_ATTEMPTS + 1):
+            self.check_cancelled()
             try:
                 return self._find(name, started_wall)
-            except (ApiError, requests.RequestException) as error:
-                self.log(f"Reading the runs list failed ({_describe(error)}).")
-                if attempt < LOOKUP_ATTEMPTS:
-                    self.sleep(self.policy.base_delay * 2**attempt)
-        raise _LookupFailed()
+            except ApiError as error:
+                self.log(f"Reading the runs list failed ({error}).")
+            except requests.RequestException as error:
+                self.log(f"Reading the runs list failed ({explain_request_exception(error)[0]}).")
+            if attempt < LOOKUP_READ_ATTEMPTS:
+                self.sleep(self.policy.base_delay * 2**attempt)
+        raise TriggerFailed(
+            "The run may have been created, and the runs list could not be read to check. Not retrying, "
+            "so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
+        )
 
     def _find(self, name: str, started_wall: float) -> dict[str, Any] | None:
         for run, answer in self.client.list_runs(self.target):
@@ -170,90 +197,15 @@ class Trigger:
         return None
 
 
-def _describe(error: Exception) -> str:
-    if isinstance(error, ApiError):
-        return f"HTTP {error.status}: {error.message}"
-    if isinstance(error, requests.RequestException):
-        return _describe_exception(error)
-    return error.__class__.__name__
-
-
-class _LookupFailed(TriggerFailed):
-    def __init__(self) -> None:
-        super().__init__(
-            "The run may have been created, and the runs list could not be read to check. Not retrying, "
-            "so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
-        )
-
-
-def _classify_status(error: ApiError) -> str:
+def _classify_status(error: ApiError) -> _Failure:
+    text = str(error)
     if error.status in NOT_CREATED_STATUSES:
-        return "not-created"
+        return _Failure("not-created", text, error.rate_limit.retry_delay(rate_limited=error.status == 429))
     if error.status == 504:  # the gateway gave up waiting; the API behind it may still create the run
-        return "maybe-slow"
-    if error.status in MAYBE_CREATED_STATUSES or error.status >= 500:
-        return "maybe"
-    return "refused"
-
-
-def _classify_exception(error: requests.RequestException) -> str:
-    # Failures before the request left this machine cannot have created anything.
-    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.InvalidURL)):
-        return "not-created"
-    if isinstance(error, requests.ConnectionError):
-        text = repr(error)
-        if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
-            return "not-created"
-    # A read timeout or a connection closed mid-request: the API may still be working on it.
-    return "maybe-slow"
-
-
-def _describe_exception(error: requests.RequestException) -> str:
-    if isinstance(error, requests.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(error, requests.ReadTimeout):
-        return "no answer before the read timeout"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake failed"
-    if isinstance(error, requests.ConnectionError):
-        text = repr(error)
-        if "Connection refused" in text:
-            return "connection refused"
-        if "NameResolutionError" in text or "Name or service not known" in text:
-            return "the API host name does not resolve"
-        return "connection closed before an answer"
-    return error.__class__.__name__
-
-
-def _wait_hint(rate_limit: RateLimit) -> float | None:
-    if rate_limit.retry_after is not None:
-        return rate_limit.retry_after
-    if rate_limit.remaining == 0 and rate_limit.reset_seconds is not None:
-        return rate_limit.reset_seconds
-    return None
-
-
-CAUSES = {
-    400: "the API refused the request body",
-    401: "the API token is missing, wrong or revoked: check the secret passed as api-token",
-    403: "the token lacks the permission Project > Pipelines > General > Update on this project "
-    "(an organisation token also needs team-id)",
-    404: "no such project, pipeline or stage: check project-id, pipeline-id and stage (ids, not display names)",
-    409: "the release flow refused a new run, most likely because its concurrency policy forbids one while "
-    "another is running",
-}
-
-
-def _refused_message(error: ApiError) -> str:
-    cause = CAUSES.get(error.status, "the API refused the request")
-    return f"Northflank answered HTTP {error.status}: {error.message}. Likely cause: {cause}."
-
-
-def _unidentified(name: str) -> str:
-    return (
-        f"The API accepted the run but did not say its id, and no run named {name!r} was found in the runs list; "
-        "run-id is empty."
-    )
+        return _Failure("maybe-slow", text)
+    if error.status >= 500:
+        return _Failure("maybe", text)
+    return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
 
 
 def parse_timestamp(value: Any) -> float | None:

@@ -16,7 +16,14 @@ import requests
 
 from northflank_release.cancellation import Cancellation
 from northflank_release.inputs import format_duration
-from northflank_release.northflank import ApiError, NorthflankClient, RateLimit, run_from
+from northflank_release.northflank import (
+    ApiError,
+    NorthflankClient,
+    RateLimit,
+    explain_request_exception,
+    likely_cause,
+    run_from,
+)
 from northflank_release.request import Target
 from northflank_release.runs import KNOWN_STATUSES, run_state
 
@@ -35,7 +42,6 @@ class WaitResult:
     run: dict[str, Any] | None
     reason: str  # "concluded", "timeout", "read-failed"
     elapsed: float
-    reads: int
     message: str = ""
 
 
@@ -54,14 +60,13 @@ class Waiter:
         start = self.clock()
         deadline = start + timeout
         interval = self.policy.interval
-        reads = 0
         self.last_run = last_run
         last_status = run_state(last_run).status
         first_error_at: float | None = None
         seen_unknown: set[str] = set()
         self.log(f"[{format_duration(0):>6}] {last_status}")
         if run_state(last_run).concluded:
-            return WaitResult(last_run, "concluded", 0.0, reads)
+            return WaitResult(last_run, "concluded", 0.0)
         # The trigger's answer was the first read, so the loop starts with a sleep.
         delay = interval
         while True:
@@ -71,20 +76,23 @@ class Waiter:
                 self.sleep(max(0.0, min(delay, remaining)))
             try:
                 with self.cancellation.interruptible():
-                    reads += 1
                     answer = self.client.get_run(self.target, run_id)
             except ApiError as error:
                 if error.status == 429:
-                    delay = _rate_limited_delay(error.rate_limit, interval)
+                    delay = max(error.rate_limit.retry_delay(rate_limited=True) or max(interval * 2, 30.0), 1.0)
                     self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
                 elif error.status < 500:
-                    return WaitResult(last_run, "read-failed", self.clock() - start, reads, _read_refused(error))
+                    message = (
+                        f"Could not read the run's status: {error}. "
+                        f"Likely cause: {likely_cause(error.status, reading=True)}."
+                    )
+                    return WaitResult(last_run, "read-failed", self.clock() - start, message)
                 else:
                     first_error_at = first_error_at if first_error_at is not None else self.clock()
-                    delay = self._after_read_error(f"HTTP {error.status}: {error.message}", first_error_at, interval)
+                    delay = self._after_read_error(str(error), first_error_at, interval)
             except requests.RequestException as error:
                 first_error_at = first_error_at if first_error_at is not None else self.clock()
-                delay = self._after_read_error(error.__class__.__name__, first_error_at, interval)
+                delay = self._after_read_error(explain_request_exception(error)[0], first_error_at, interval)
             else:
                 first_error_at = None
                 run = run_from(answer.data)
@@ -101,7 +109,7 @@ class Waiter:
                 else:
                     interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
                 if state.concluded:
-                    return WaitResult(last_run, "concluded", self.clock() - start, reads)
+                    return WaitResult(last_run, "concluded", self.clock() - start)
                 delay = max(interval, _budget_interval(answer.rate_limit, self.policy.budget_reserve))
 
             if first_error_at is not None and self.clock() - first_error_at >= self.policy.read_error_tolerance:
@@ -109,9 +117,9 @@ class Waiter:
                     f"Status reads kept failing for {format_duration(self.clock() - first_error_at)}; "
                     "stopped waiting. The run goes on in Northflank."
                 )
-                return WaitResult(last_run, "read-failed", self.clock() - start, reads, message)
+                return WaitResult(last_run, "read-failed", self.clock() - start, message)
             if self.clock() >= deadline:
-                return WaitResult(last_run, "timeout", self.clock() - start, reads)
+                return WaitResult(last_run, "timeout", self.clock() - start)
 
     def _after_read_error(self, what: str, first_error_at: float, interval: float) -> float:
         failing_for = self.clock() - first_error_at
@@ -128,20 +136,3 @@ def _budget_interval(rate_limit: RateLimit, reserve: int) -> float:
         return 0.0
     usable = max(rate_limit.remaining - reserve, 1)
     return rate_limit.reset_seconds / usable
-
-
-def _rate_limited_delay(rate_limit: RateLimit, interval: float) -> float:
-    if rate_limit.retry_after is not None:
-        return max(rate_limit.retry_after, 1.0)
-    if rate_limit.reset_seconds is not None:
-        return max(rate_limit.reset_seconds, 1.0)
-    return max(interval * 2, 30.0)
-
-
-def _read_refused(error: ApiError) -> str:
-    cause = {
-        401: "the token was rejected",
-        403: "the token can trigger runs but not read them: give it Project > Pipelines > General > Read",
-        404: "the run was not found (was it deleted?)",
-    }.get(error.status, "the API refused the read")
-    return f"Could not read the run's status: HTTP {error.status}: {error.message}. Likely cause: {cause}."

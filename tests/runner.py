@@ -7,6 +7,7 @@ real files, parsed with the runner's own rules.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -223,6 +224,10 @@ def assert_token_not_leaked(result: ActionRun, token: str) -> None:
     token = token.strip()
     if len(token) < 8:  # too short to tell apart from ordinary text
         return
+    # Also the forms a Python error message or a JSON dump would show the token in.
+    forms = {token, repr(token)[1:-1], json.dumps(token)[1:-1]}
+    for form in forms - {token}:
+        assert form not in result.log + result.raw_outputs + result.summary, "the API token leaked (escaped)"
     stdout_lines = [line for line in result.stdout.splitlines() if token in line]
     allowed = [f"::add-mask::{token}", f"::add-mask ::{token}"]
     leaked_stdout = [line for line in stdout_lines if line not in allowed]

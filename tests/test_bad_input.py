@@ -73,6 +73,14 @@ def test_every_problem_is_reported_at_once_and_nothing_is_sent(
         ({"poll-interval": "0.5"}, "at least 1s"),
         ({"api-url": "http://api.example.com"}, "clear text"),
         ({"api-url": "ftp://x"}, "is not a URL"),
+        ({"arguments": '{"X": NaN}'}, "has NaN, which is not a JSON number"),
+        ({"overrides": "build:\n  replicas: .inf\n"}, "is inf, which JSON cannot carry"),
+        ({"overrides": "build:\n  branch: a\nbuild:\n  branch: b\n"}, "key 'build' is given twice"),
+        ({"arguments": "[a, b]: c"}, "has a key at line 1 that is not text"),
+        ({"overrides": "a: &x [*x]"}, "uses the YAML alias *x at line 1"),
+        ({"api-token": "nf-token-with a space"}, "copy the token again"),
+        ({"api-token": "nf-token-with\nnewline"}, "copy the token again"),
+        ({"api-token": "nf-token-\u2026-pasted"}, "copy the token again"),
     ],
 )
 def test_each_bad_input_gets_a_clear_error(
@@ -119,3 +127,20 @@ def test_a_name_with_a_trailing_newline_from_a_file_is_refused_like_the_api_woul
 def test_plain_http_to_loopback_is_allowed(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]) -> None:
     assert inputs["api-url"].startswith("http://127.0.0.1:")
     assert run_action(tmp_path, inputs).exit_code == 0
+
+
+def test_a_bad_command_line_flag_is_one_error_that_does_not_repeat_its_value(tmp_path: Path) -> None:
+    result = run_action(tmp_path, {}, args=["--api_token=nf-secret-value-123456"], outside_github=True)
+
+    assert result.exit_code == 1
+    assert "unrecognized arguments; see --help" in result.stderr
+    assert "nf-secret-value-123456" not in result.log
+    assert "Traceback" not in result.log
+
+
+def test_an_odd_key_hides_no_other_problem(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]) -> None:
+    result = run_action(tmp_path, {**inputs, "arguments": "[a, b]: c", "stage": "prod", "project-id": "bad id"})
+
+    assert result.exit_code == 1
+    titles = [title for title, _ in result.annotations]
+    assert titles == ["Invalid input: project-id", "Invalid input: stage", "Invalid input: arguments"]

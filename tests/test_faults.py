@@ -496,3 +496,18 @@ def test_api_and_user_text_cannot_forge_outputs_or_workflow_commands(
     [error] = result.errors
     assert "timeout" in error
     assert "Traceback" not in result.log
+
+
+def test_an_accepted_run_whose_id_cannot_be_found_is_a_warning_not_a_resend(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    standin.add_fault(Fault("POST", "trigger", "no_id"))
+    standin.add_fault(Fault("GET", "list", "status", status=500, times=50, message="list broken"))
+    result = run_action(tmp_path, inputs, timeout=60)
+
+    assert result.exit_code == 0, result.log
+    assert len(standin.requests_to("trigger")) == 1  # a 200 is never sent again
+    assert len(standin.runs()) == 1
+    assert result.outputs["run-id"] == ""
+    assert "Run id unknown" in result.stdout
+    assert result.errors == []

@@ -181,3 +181,43 @@ def test_status_reads_stay_within_the_polling_rules(
     assert result.exit_code == 0
     # 1 s base interval growing by 1.25x while nothing changes: reads at about 1, 2.25, 3.8, 5.8, 8.3 s.
     assert 3 <= len(standin.requests_to("get")) <= 6
+
+
+def test_timeout_says_so_when_the_abort_itself_failed(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
+) -> None:
+    standin.plan = RunPlan(steps=[(0.0, "running"), (3600.0, "success")])
+    standin.add_fault(Fault("POST", "abort", "status", status=500, message="abort broke"))
+    result = run_action(tmp_path, {**waiting, "timeout": "2s", "abort-on-timeout": "true"})
+
+    assert result.exit_code == 1
+    [(title, message)] = result.annotations
+    assert title == "Timed out waiting for the release"
+    assert "Aborting the run failed; it may go on in Northflank." in message
+    assert "Could not abort the run" in result.stdout  # the warning, with Northflank's message
+    assert standin.runs()[0]["status"] == "running"
+
+
+def test_sigterm_while_the_trigger_retries_stops_before_the_next_request(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    standin.add_fault(
+        Fault("POST", "trigger", "status", status=503, times=5, headers={"Retry-After": "3"}, message="busy")
+    )
+    action = start_action(tmp_path, inputs)
+    deadline = time.monotonic() + 10
+    while not standin.requests_to("trigger") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # now in the 3 s wait before the next attempt
+
+    action.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    result = action.finish(timeout=10)
+
+    assert time.monotonic() - signalled < 2
+    assert result.exit_code == 143
+    assert len(standin.requests_to("trigger")) == 1
+    assert standin.runs() == []
+    [(title, message)] = result.annotations
+    assert title == "Cancelled"
+    assert "after 1 request(s)" in message
