@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+NOTHING_SENT = "The job was cancelled before the run was triggered; nothing was sent."
+
 
 class Cancelled(Exception):
     def __init__(self, signum: int) -> None:

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from northflank_release.cancellation import Cancellation, Cancelled
+from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Workflow
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return Release(settings, request, workflow, cancellation).run()
     except Cancelled as cancelled:
-        workflow.error("The job was cancelled before the run was triggered; nothing was sent.", title="Cancelled")
+        workflow.error(NOTHING_SENT, title="Cancelled")
         return cancelled.exit_code
     except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
         workflow.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")

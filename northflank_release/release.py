@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from northflank_release.cancellation import Cancellation, Cancelled
+from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Workflow
 from northflank_release.inputs import format_duration
 from northflank_release.northflank import ApiError, NorthflankClient, run_from
@@ -52,7 +52,7 @@ class Release:
         except Cancelled as cancelled:
             sent = trigger.requests_sent
             self.workflow.error(
-                "The job was cancelled before the run was triggered; nothing was sent."
+                NOTHING_SENT
                 if sent == 0
                 else f"The job was cancelled while triggering, after {sent} request(s) whose answers were lost "
                 "or refused: look at the pipeline's release flow runs in Northflank before running it again.",

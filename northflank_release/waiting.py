@@ -89,10 +89,11 @@ class Waiter:
                     return WaitResult(last_run, "read-failed", self.clock() - start, message)
                 else:
                     first_error_at = first_error_at if first_error_at is not None else self.clock()
-                    delay = self._after_read_error(str(error), first_error_at, interval)
+                    delay = self._after_read_error(str(error), first_error_at, max(delay, interval))
             except requests.RequestException as error:
                 first_error_at = first_error_at if first_error_at is not None else self.clock()
-                delay = self._after_read_error(explain_request_exception(error)[0], first_error_at, interval)
+                text = explain_request_exception(error)[0]
+                delay = self._after_read_error(text, first_error_at, max(delay, interval))
             else:
                 first_error_at = None
                 run = run_from(answer.data)
@@ -121,13 +122,14 @@ class Waiter:
             if self.clock() >= deadline:
                 return WaitResult(last_run, "timeout", self.clock() - start)
 
-    def _after_read_error(self, what: str, first_error_at: float, interval: float) -> float:
+    def _after_read_error(self, what: str, first_error_at: float, previous_delay: float) -> float:
+        """Log the failed read; the next one waits twice as long as the last wait, up to a minute."""
         failing_for = self.clock() - first_error_at
         self.log(
             f"A status read failed ({what}); retrying. Reads have failed for {format_duration(failing_for)}, "
             f"the wait gives up after {format_duration(self.policy.read_error_tolerance)}."
         )
-        return min(max(interval, 2.0) * 2, 60.0)
+        return min(max(previous_delay, 1.0) * 2, 60.0)
 
 
 def _budget_interval(rate_limit: RateLimit, reserve: int) -> float:

@@ -12,7 +12,7 @@ from northflank_release.cancellation import Cancellation
 from northflank_release.northflank import ApiAnswer, NorthflankClient, run_from
 from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
+from tests.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, RunPlan
 
 
 @dataclass
@@ -101,3 +101,17 @@ def test_timeout_ends_with_a_read_at_the_deadline(simulated: NorthflankStandin, 
     assert result.reason == "timeout"
     assert clock.now == pytest.approx(95.0)
     assert reads[-1] == pytest.approx(95.0)
+
+
+def test_persistent_read_errors_back_off_and_end_the_wait_after_five_minutes(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    simulated.add_fault(Fault("GET", "get", "status", status=502, times=1000, message="bad gateway"))
+    result, reads = follow(simulated, clock, duration=3600.0)
+
+    assert result.reason == "read-failed"
+    assert "Status reads kept failing for 5m" in result.message
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
+    assert gaps == sorted(gaps)  # each wait at least as long as the one before
+    assert max(gaps) == 60.0
+    assert len(reads) <= 15
