@@ -31,7 +31,8 @@ def main() -> int:
         }
         print(f"Northflank stand-in on {standin.url}; running the action as a tag push of v1.4.0 would.\n")
         result = run_action(Path(folder), inputs)
-        print("--- the step's log ---")
+        print("--- the step's log (lines starting with :: are workflow commands the runner consumes; it never")
+        print("    shows ::add-mask, and the token it registers here is the stand-in's fake one) ---")
         print(result.stdout, end="")
         print(result.stderr, end="")
         print(f"--- exit code: {result.exit_code} ---\n")
