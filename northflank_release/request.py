@@ -237,7 +237,7 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
 
 def _problem_at(path: list[str], what: str) -> InputProblem:
     input_name = _INPUT_OF_KEY.get(path[0], "request-file") if path else "request-file"
-    where = "/".join(path) if len(path) <= 6 else "/".join(path[:5]) + "/..."
+    where = ("/".join(path) if len(path) <= 6 else "/".join(path[:5]) + "/...") or "the top level"
     return InputProblem(input_name, f"{input_name}: the value at {where} {what}")
 
 
@@ -247,11 +247,9 @@ def _schema_problem(path: list[str], validator: Any, message: str, instance: Any
             "request-file",
             f"request body has unknown key(s): {message}; the API accepts only {', '.join(_INPUT_OF_KEY)}",
         )
-    input_name = _INPUT_OF_KEY.get(path[0], "request-file") if path else "request-file"
-    location = "/".join(path) or "the top level"
     if validator == "type":
         message = f"it must be a JSON object ({{...}}), not {json.dumps(instance)[:60]}"
-    return InputProblem(input_name, f"{input_name}: the value at {location} is invalid: {message}")
+    return _problem_at(path, f"is invalid: {message}")
 
 
 _VALIDATOR: Any = None

@@ -97,10 +97,7 @@ class Trigger:
             except ApiError as error:
                 failure = _classify_status(error)
             except requests.RequestException as error:
-                text, may_have_arrived = explain_request_exception(error)
-                failure = _Failure("maybe-slow" if may_have_arrived else "not-created", text)
-                if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
-                    failure = _Failure("refused", text)
+                failure = _classify_exception(error)
             else:
                 return self._accepted(answer.data, name, started_wall)
 
@@ -206,6 +203,13 @@ def _classify_status(error: ApiError) -> _Failure:
     if error.status >= 500:
         return _Failure("maybe", text)
     return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
+
+
+def _classify_exception(error: requests.RequestException) -> _Failure:
+    text, may_have_arrived = explain_request_exception(error)
+    if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
+        return _Failure("refused", text)  # the same request would fail the same way
+    return _Failure("maybe-slow" if may_have_arrived else "not-created", text)
 
 
 def parse_timestamp(value: Any) -> float | None:

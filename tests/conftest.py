@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import settings
@@ -34,3 +35,28 @@ def inputs(standin: NorthflankStandin) -> dict[str, str]:
         "arguments": "VERSION=v1.4.0\nCOMMIT=4f2a9c1",
         "api-url": standin.url,
     }
+
+
+@dataclass
+class FakeClock:
+    """A clock tests advance by hand; `sleep` advances it instead of waiting."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def simulated(clock: FakeClock) -> Iterator[NorthflankStandin]:
+    """A stand-in whose runs move through their statuses on `clock`, not on real time."""
+    with NorthflankStandin(clock=clock) as server:
+        yield server

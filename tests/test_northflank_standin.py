@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.conftest import FakeClock
 from tests.northflank_standin import (
     API_TOKEN_DEFAULT,
     Fault,
@@ -28,23 +28,10 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$")
 REPO = Path(__file__).resolve().parent.parent
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def standin(clock: FakeClock) -> Iterator[NorthflankStandin]:
-    with NorthflankStandin(clock=clock) as server:
-        yield server
+def standin(simulated: NorthflankStandin) -> NorthflankStandin:
+    """Every test here drives the stand-in's clock by hand."""
+    return simulated
 
 
 def trigger(standin: NorthflankStandin, body: Any = None, **kw: Any) -> requests.Response:

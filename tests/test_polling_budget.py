@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -12,30 +10,8 @@ from northflank_release.cancellation import Cancellation
 from northflank_release.northflank import ApiAnswer, NorthflankClient, run_from
 from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
+from tests.conftest import FakeClock
 from tests.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, RunPlan
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def simulated(clock: FakeClock) -> Iterator[NorthflankStandin]:
-    with NorthflankStandin(clock=clock) as server:
-        yield server
-
 
 TARGET = Target("shop", "release-pipeline", "production")
 
