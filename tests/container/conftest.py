@@ -26,7 +26,8 @@ from docker.models.images import Image
 from tests import runner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-IMAGE_TAG = "northflank-release-action:test"
+# Worktrees sharing one engine each set their own tag, so parallel runs never test each other's image.
+IMAGE_TAG = os.environ.get("NF_IMAGE_TAG", "northflank-release-action:test")
 BASE_IMAGE = "python:3.12-slim"
 ENGINE_DIR = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker"))
 
