@@ -1,8 +1,12 @@
 """Container entry point: runs the action with the NORTHFLANK_* environment."""
 
 import sys
+from pathlib import Path
 
-from northflank_release.main import main
+# The image runs Python isolated (-I), which leaves the script's own folder off sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from northflank_release.main import main  # noqa: E402 - needs the path above
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -252,7 +252,7 @@ CASES = [
         faults_of(Fault("POST", "trigger", "empty")),
         runs=1,
         exit_code=0,
-        causes=("no run id", "looking the run up by name"),
+        causes=("and an empty body, instead of the API's JSON", "using it (no second run)"),
         trigger_requests=1,
         adopted=True,
     ),
@@ -261,7 +261,7 @@ CASES = [
         faults_of(Fault("POST", "trigger", "not_json")),
         runs=1,
         exit_code=0,
-        causes=("no run id", "looking the run up by name"),
+        causes=("text/plain", "starting 'success'", "using it (no second run)"),
         trigger_requests=1,
         adopted=True,
     ),
@@ -299,7 +299,7 @@ def test_fault(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str
     given = {**inputs, "api-url": closed_port_url()} if case.closed_port else inputs
 
     started = time.monotonic()
-    result = run_action(tmp_path, given, extra_env=case.env, timeout=30)
+    result = run_action(tmp_path, given, job_env=case.env, timeout=30)
     elapsed = time.monotonic() - started
     if case.settle and standin.requests_to("trigger"):
         # A request the stand-in still holds may create its run after the action has exited.
@@ -355,7 +355,7 @@ def test_an_older_run_with_the_same_name_is_not_adopted(
 
     # A dropped connection makes the action look for the run for as long as its read timeout (at least 5 s).
     result = run_action(
-        tmp_path, {**inputs, "name": "Deploy prod 3"}, extra_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=30
+        tmp_path, {**inputs, "name": "Deploy prod 3"}, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=30
     )
     created = record("older-namesake-not-adopted", standin, set(before), result)
 
@@ -377,7 +377,7 @@ def test_a_persistent_503_fails_within_the_bound_saying_what_was_tried(
     standin.add_fault(Fault("POST", "trigger", "status", status=503, times=100, message="Service unavailable"))
 
     started = time.monotonic()
-    result = run_action(tmp_path, inputs, extra_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "5"}, timeout=30)
+    result = run_action(tmp_path, inputs, job_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "5"}, timeout=30)
     elapsed = time.monotonic() - started
     created = record("persistent-503", standin, set(), result)
 
