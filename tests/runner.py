@@ -191,12 +191,15 @@ def start_action(
     job_env: Mapping[str, str] | None = None,
     context: Mapping[str, str] | None = None,
     outside_github: bool = False,
+    docker_step: bool = False,
     args: list[str] | None = None,
 ) -> StartedAction:
     """Start entrypoint.py as a subprocess with the environment the runner would give the container.
 
     `job_env` is the workflow's, job's and step's `env:` (and GITHUB_ENV): it comes before `with:` and
     `runs.env` exactly as the runner orders them; outside GitHub it is just more variables.
+    `docker_step` runs it as `uses: docker://image`: no action.yml, so ActionRunner.cs merges no defaults
+    and there is no runs.env; only the `with:` keys given become INPUT_<NAME>.
     """
     workspace, file_commands = tmp_path / "workspace", tmp_path / "file_commands"
     workspace.mkdir(exist_ok=True)
@@ -213,6 +216,9 @@ def start_action(
     if outside_github:
         # `docker run -e NORTHFLANK_...` or another CI: only the variables, whatever else the shell has.
         launched = {**runs_env(inputs), **(job_env or {})}
+    elif docker_step:
+        given = {f"INPUT_{name.replace(' ', '_').upper()}": value for name, value in inputs.items()}
+        launched = {**(job_env or {}), **given, **runner_context}
     else:
         launched = step_environment(inputs, runner_context, job_env)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **launched}
@@ -234,11 +240,20 @@ def run_action(
     job_env: Mapping[str, str] | None = None,
     context: Mapping[str, str] | None = None,
     outside_github: bool = False,
+    docker_step: bool = False,
     args: list[str] | None = None,
     timeout: float = 60,
 ) -> ActionRun:
     """Run the action to its end; see start_action."""
-    started = start_action(tmp_path, inputs, job_env=job_env, context=context, outside_github=outside_github, args=args)
+    started = start_action(
+        tmp_path,
+        inputs,
+        job_env=job_env,
+        context=context,
+        outside_github=outside_github,
+        docker_step=docker_step,
+        args=args,
+    )
     return started.finish(timeout)
 
 
@@ -263,8 +278,10 @@ def assert_token_not_leaked(result: ActionRun, token: str) -> None:
     leaks = [place for place, leaked in places.items() if leaked]
     assert not leaks, f"the API token leaked into: {', '.join(leaks)}"
     if stdout_lines:
-        first_line = result.stdout.splitlines()[0]
-        assert first_line in allowed, "add-mask must come before anything else is printed"
+        lines = result.stdout.splitlines()
+        before = lines[: lines.index(stdout_lines[0])]
+        assert stdout_lines[0] in allowed, "add-mask must come before anything else is printed"
+        assert all(line.startswith("::add-mask") for line in before), "add-mask must come before anything else"
 
 
 def trigger_bodies(standin: NorthflankStandin) -> list[dict[str, Any]]:
