@@ -113,7 +113,8 @@ class Workflow:
         if len(text.encode("utf-8")) > room:
             kept = text.encode("utf-8")[: room - len(_CUT_NOTE)].decode("utf-8", errors="ignore")
             text = kept[: kept.rfind("\n") + 1] + _CUT_NOTE  # whole lines only, so no table row is half drawn
-        gha.append_job_summary(text)
+        with open(self.summary_file, "a", encoding="utf-8") as summary:
+            summary.write(text)
 
 
 def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
