@@ -102,7 +102,7 @@ def succeeded_nested() -> FlowStep:
 
 def big(count: int, width: int = 6) -> FlowStep:
     """`count` leaves in sequential stages of `width` parallel builds, the 7th failing."""
-    stages = []
+    stages: list[FlowStep] = []
     made = 0
     while made < count:
         branch = [

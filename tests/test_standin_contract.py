@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from tests import flows
 from tests.conftest import FakeClock
-from tests.northflank_standin import API_TOKEN_DEFAULT, NODE_STATUSES, FlowStep, NorthflankStandin, RunPlan
+from tests.northflank_standin import API_TOKEN_DEFAULT, NODE_STATUSES, FlowStep, NorthflankStandin, RunPlan, workflow
 
 SCHEMA = json.loads((Path(__file__).parent / "contract" / "run.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -138,7 +138,7 @@ def test_an_aborted_flow_keeps_the_documented_shape(simulated: NorthflankStandin
 
 
 def test_node_times_are_the_runs_wall_clock(simulated: NorthflankStandin, clock: FakeClock) -> None:
-    simulated.plan = RunPlan.following(flows.workflow("root", "sequential", FlowStep("a", duration=130.0)))
+    simulated.plan = RunPlan.following(workflow("root", "sequential", FlowStep("a", duration=130.0)))
     created = requests.post(simulated.url + FLOW, json={}, headers=AUTH, timeout=5).json()["data"]
     clock.now += 200
     run = requests.get(f"{simulated.url}{FLOW}/{created['id']}", headers=AUTH, timeout=5).json()["data"]
