@@ -99,6 +99,8 @@ class _Chart:
         if nested:
             shape = "parallel" if node.parallel else "sequential"
             self.lines.append(f'{indent}subgraph w{node.order}["{mermaid_text(node.name)} · {shape}"]')
+            # Mermaid turns a box with no edge leaving it sideways unless told its direction.
+            self.lines.append(f"{inner}direction TB")
         entries: list[str] = []
         exits: list[str] = []
         for child in node.children:

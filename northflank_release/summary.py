@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,14 @@ def _cell(value: str) -> str:
     """Text from the API, made inert in Markdown: one line, every ASCII punctuation mark a character reference,
     so it can open no HTML tag, emphasis, link or code span, and break no table column."""
     text = " ".join(value.split())
-    return "".join(f"&#{ord(char)};" if char in _PUNCTUATION else char for char in text) or "–"
+    return "".join(_inert(char) for char in text) or "–"
+
+
+def _inert(char: str) -> str:
+    if char in _PUNCTUATION:
+        return f"&#{ord(char)};"
+    # Controls and bidi overrides would garble the rest of the cell: show that something was there.
+    return "\ufffd" if unicodedata.category(char) in {"Cc", "Cf"} else char
 
 
 def trigger_summary(target: Target, run: dict[str, Any] | None, run_id: str, run_name: str, api_url: str) -> str:

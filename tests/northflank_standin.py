@@ -773,6 +773,10 @@ class NorthflankStandin:
             return None
         return _format_time(self._wall_origin + timedelta(seconds=at - self._clock_origin))
 
+    def unix_time(self) -> float:
+        """The stand-in's present as Unix seconds, the time base of its node times."""
+        return (self._wall_origin + timedelta(seconds=self.clock() - self._clock_origin)).timestamp()
+
     def _epoch(self, at: float) -> int:
         """A clock value as the documented node time: an integer, Unix seconds."""
         return int((self._wall_origin + timedelta(seconds=at - self._clock_origin)).timestamp())
