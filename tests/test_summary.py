@@ -149,10 +149,14 @@ def test_odd_node_shapes_are_read_not_crashed_on() -> None:
         }
     }
     nodes = {node.ref: node for node in flow_nodes(odd)}
-    assert nodes["7"].status == "unknown" and nodes["7"].start is None and nodes["7"].end is None
+    assert nodes["7"].status == "unknown"
+    assert nodes["7"].start is None
+    assert nodes["7"].end is None
     assert nodes["ms"].duration(0) == 4.0
-    assert nodes["iso"].duration(0) == 65.0 and nodes["iso"].error == "plain text error"
-    assert nodes["nan"].start is None and nodes["nan"].retries == 3
+    assert nodes["iso"].duration(0) == 65.0
+    assert nodes["iso"].error == "plain text error"
+    assert nodes["nan"].start is None
+    assert nodes["nan"].retries == 3
     summary = wait_summary(odd, "concluded", 1.0, now=1795936700.0)
     assert "Failed first: iso" in summary
     assert "| 1m5s |" in summary

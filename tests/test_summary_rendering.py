@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,12 +51,12 @@ def _summary(flow: FlowStep, after: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> Iterator[tuple[dict[str, Any], browser.Page]]:
+def rendered() -> tuple[dict[str, Any], browser.Page]:
     cases = {name: _summary(flow, after) for name, (flow, after) in CASES.items()}
     page = browser.write_page(cases, browser.ARTIFACTS / "summaries" / "all.html")
     report = browser.render(page)
     assert "fatal" not in report, report
-    yield report, page
+    return report, page
 
 
 def _case(report: dict[str, Any], name: str) -> dict[str, Any]:
