@@ -129,12 +129,12 @@ def deep(depth: int) -> FlowStep:
     return node
 
 
-def hostile() -> FlowStep:
+def hostile(duration: float = 5.0) -> FlowStep:
     """Every hostile name as a node ref, some in a nested Workflow, some failing with hostile errors."""
     leaves = [
         FlowStep(
             ref,
-            duration=5.0,
+            duration=duration,
             status="failure" if index % 5 == 0 else "success",
             error=f"{ref} <b>failed</b> | `x` \n::warning::injected" if index % 5 == 0 else None,
         )

@@ -61,7 +61,8 @@ def rendered() -> tuple[dict[str, Any], browser.Page]:
 
 def _case(report: dict[str, Any], name: str) -> dict[str, Any]:
     (result,) = [result for result in report["results"] if result["case"] == name]
-    return result
+    found: dict[str, Any] = result
+    return found
 
 
 def _leaves(node: FlowStep) -> list[FlowStep]:
