@@ -91,7 +91,7 @@ def _first_failure(run: dict[str, Any] | None, now: float) -> list[str]:
     if not failed:
         return []
     first = failed[0]
-    when = f" at {_utc(first.end if first.end is not None else first.start)}" if first.start is not None else ""
+    when = f" at {_utc(first.end if first.end is not None else first.start)} UTC" if first.start is not None else ""
     duration = first.duration(now)
     after = f" after {format_duration(duration)}" if duration is not None else ""
     error = f": {_cell(_short(first.error, 1000))}" if first.error else ""

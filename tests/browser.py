@@ -113,9 +113,11 @@ class Page:
     cases: dict[str, str]  # case name -> Markdown
 
 
-def write_page(cases: dict[str, str], path: Path) -> Page:
+def write_page(cases: dict[str, str], path: Path, headings: bool = True) -> Page:
     sections = "\n".join(
-        f'<section id="{html.escape(name)}"><h2>{html.escape(name)}</h2>\n{markdown_to_html(markdown)}</section>'
+        f'<section id="{html.escape(name)}">'
+        + (f"<h2>{html.escape(name)}</h2>" if headings else "")
+        + f"\n{markdown_to_html(markdown)}</section>"
         for name, markdown in cases.items()
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,7 @@ def write_page(cases: dict[str, str], path: Path) -> Page:
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Job summaries</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:16px;background:#fff}"
         "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #d0d7de;padding:3px 6px}"
-        "section{margin-bottom:40px}</style>"
+        "td:not(:last-child){white-space:nowrap}section{margin-bottom:40px}#results{display:none}</style>"
         f'<script src="{MERMAID_JS.as_uri()}"></script>'
         f"<script>{_SCRIPT}</script></head><body>\n{sections}\n</body></html>\n",
         encoding="utf-8",
