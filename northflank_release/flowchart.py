@@ -159,10 +159,8 @@ def _render(root: FlowNode, now: float, budget: int, total: int) -> str:
         if exits:
             lines.append(f"  {' & '.join(exits)} -.-> more")
         chart.classes.setdefault("skipped", []).append("more")
-    for name, style in _STYLE.items():
-        lines.append(f"  classDef {name} {style}")
-    lines.append("  classDef group fill:transparent,stroke:#8c959f")
-    lines.append("  classDef junction fill:#8c959f,stroke:#8c959f")
+    styles = {**_STYLE, "group": "fill:transparent,stroke:#8c959f", "junction": "fill:#8c959f,stroke:#8c959f"}
+    lines += [f"  classDef {name} {styles[name]}" for name in chart.classes]
     for name, idents in chart.classes.items():
         lines.append(f"  class {','.join(idents)} {name}")
     return "\n".join(lines) + "\n"
