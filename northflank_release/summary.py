@@ -22,6 +22,7 @@ _ICON = {
     "failure": "❌",
     "invalid": "❌",
     "aborted": "⛔",
+    "aborting": "🛑",
     "running": "🔄",
     "async_wait": "🔄",
     "pending": "⏳",

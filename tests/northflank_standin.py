@@ -832,8 +832,8 @@ class NorthflankStandin:
         abort = abort if abort is not None and abort <= elapsed else None
         if turn is None or elapsed < turn or (abort is not None and abort <= turn):
             return {"status": "skipped" if abort is not None else "waiting"}
-        if node.status == "skipped":
-            return {"status": "skipped"}
+        if node.status in {"skipped", "waiting"}:
+            return {"status": node.status}  # never started, so no times
         response: dict[str, Any] = {"status": node.status, "startTime": self._epoch(run.created + turn)}
         if node.retries:
             response["retries"] = {
