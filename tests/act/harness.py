@@ -14,7 +14,7 @@ Stable API (other branches build on it; extend, do not change):
   ``action_image=None`` when the action.yml names a ``docker://`` image (act pulls it if absent).
 - ``ActResult``: ``exit_code``, ``log`` (act's whole stdout and stderr), ``records`` (its JSON log
   lines), and ``outputs(job, step)``, ``step_result(job, step)``, ``job_result(job)``,
-  ``annotations(level)``, ``step_log(job, step)``, ``summaries(job)``, ``matrices(job)``.
+  ``annotations(level)``, ``step_log(job, step)``, ``printed(job)``, ``summaries(job)``, ``matrices(job)``.
 
 act runs with the flags this machine needs: the stand-in base image as the job container
 (``-P ubuntu-latest=python:3.12-slim``), the host network (the stand-in listens on 127.0.0.1), the
@@ -48,6 +48,7 @@ IMAGE_TAG = os.environ.get("NF_IMAGE_TAG", "northflank-release-action:test")
 JOB_IMAGE = "python:3.12-slim"
 ENGINE_DIR = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker"))
 ACTION_NAME = "northflank-release/action"
+REPOSITORY = "acme/shop"  # github.repository in every run
 
 
 def _local_action_dir(image_tag: str) -> str:
@@ -257,6 +258,14 @@ class ActResult:
             if record.get("raw_output") and _matches(record, job, matrix) and _step_id(record) == step
         )
 
+    def printed(self, job: str, matrix: Mapping[str, Any] | None = None) -> str:
+        """What every step of the job printed (lines act did not read as workflow commands)."""
+        return "".join(
+            str(record.get("msg", ""))
+            for record in self.records
+            if record.get("raw_output") and _matches(record, job, matrix)
+        )
+
     def annotations(self, level: str = "error") -> list[Annotation]:
         return [
             Annotation(
@@ -327,7 +336,7 @@ def make_workspace(
     action_dir: Path = REPO_ROOT,
     files: Mapping[str, str] | None = None,
 ) -> Path:
-    """A git repository with one commit: the files given, and action.yml at LOCAL_ACTION_DIR."""
+    """A git repository (origin: REPOSITORY) with one commit: the files given, and action.yml at LOCAL_ACTION_DIR."""
     workspace = tmp_path / "workspace"
     workspace.mkdir(parents=True)
     (workspace / LOCAL_ACTION_DIR).mkdir()
@@ -339,7 +348,15 @@ def make_workspace(
     _git(workspace, "init", "-q", "-b", "main")
     _git(workspace, "add", "-A")
     _git(workspace, "commit", "-q", "-m", "act test workspace")
+    # act takes github.repository from the origin remote's URL; nothing is ever fetched from it.
+    _git(workspace, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
     return workspace
+
+
+def head_sha(workspace: Path) -> str:
+    """The commit act reports as github.sha for a run in ``workspace``."""
+    completed = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, check=True, capture_output=True, text=True)
+    return completed.stdout.strip()
 
 
 def run_act(
@@ -359,7 +376,8 @@ def run_act(
 ) -> ActResult:
     """Run ``workflow`` (YAML text, see prepare_workflow) on ``event`` with act; never raises on a red run.
 
-    ``payload`` is the event file (``inputs`` for workflow_dispatch, ``ref`` for a push, ...).
+    The workspace is ``tmp_path / "workspace"`` (see make_workspace, head_sha). ``payload`` is the event
+    file (``inputs`` for workflow_dispatch, ``ref`` for a push, ...).
     ``secrets`` and ``variables`` become the ``secrets`` and ``vars`` contexts (through files, never the
     command line). Everything lives under ``tmp_path``.
     """
