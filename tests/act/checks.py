@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tests.act.harness import ActResult
 from tests.northflank_standin import NorthflankStandin, RecordedRequest
@@ -23,3 +24,9 @@ def stage_of(request: RecordedRequest) -> str:
 def assert_token_absent(result: ActResult, standin: NorthflankStandin) -> None:
     """act's whole log (every step, every debug line it printed) never shows the stand-in's token."""
     assert standin.token not in result.log, "the API token appears in act's log"
+
+
+def body_of(request: RecordedRequest) -> dict[str, Any]:
+    body = request.body_json
+    assert isinstance(body, dict), request.body_text
+    return body

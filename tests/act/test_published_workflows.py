@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.act import harness
-from tests.act.checks import assert_token_absent, stage_of, trigger_posts
+from tests.act.checks import assert_token_absent, body_of, stage_of, trigger_posts
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 README = harness.REPO_ROOT / "README.md"
@@ -92,8 +92,8 @@ def test_readme_quick_start_releases_production_once_and_the_next_step_sees_the_
     assert [stage_of(post) for post in posts] == ["production"]
     assert "/projects/my-project/pipelines/my-pipeline/" in posts[0].path
     sha = harness.head_sha(tmp_path / "workspace")
-    assert posts[0].body_json["arguments"] == {"VERSION": "v1.4.0", "COMMIT": sha}
-    assert posts[0].body_json["name"].startswith("v1-4-0 run ")
+    assert body_of(posts[0])["arguments"] == {"VERSION": "v1.4.0", "COMMIT": sha}
+    assert body_of(posts[0])["name"].startswith("v1-4-0 run ")
     run = standin.runs()[0]
     assert result.outputs("release", "release")["run-id"] == run["id"]
     assert result.outputs("release", "release")["status"] == "success"
@@ -129,7 +129,7 @@ def test_release_on_tag_stages_the_tag_commit_and_image_and_reports_the_run(
     assert "/projects/shop/pipelines/release-pipeline/" in posts[0].path
     image = f"ghcr.io/{harness.REPOSITORY}:v1.4.0"
     sha = harness.head_sha(tmp_path / "workspace")
-    assert posts[0].body_json["arguments"] == {"VERSION": "v1.4.0", "COMMIT": sha, "IMAGE": image}
+    assert body_of(posts[0])["arguments"] == {"VERSION": "v1.4.0", "COMMIT": sha, "IMAGE": image}
     run_id = standin.runs()[0]["id"]
     assert result.outputs("release", "release")["run-id"] == run_id
     assert f"Release flow run {run_id} finished with status success" in result.printed("release")
@@ -153,9 +153,9 @@ def test_promote_to_production_passes_the_staging_run_to_the_production_job(
     posts = trigger_posts(standin)
     assert [stage_of(post) for post in posts] == ["staging", "production"]
     staging_run, production_run = standin.runs()
-    assert posts[0].body_json["arguments"] == {"VERSION": "v1.4.0"}
+    assert body_of(posts[0])["arguments"] == {"VERSION": "v1.4.0"}
     # needs.staging.outputs.run-id reached the production job's `with:`.
-    assert posts[1].body_json["arguments"] == {"VERSION": "v1.4.0", "STAGING_RUN_ID": staging_run["id"]}
+    assert body_of(posts[1])["arguments"] == {"VERSION": "v1.4.0", "STAGING_RUN_ID": staging_run["id"]}
     assert result.outputs("production", "release")["run-id"] == production_run["id"]
     assert any(
         f"Production release of v1.4.0: run {production_run['id']} (success)" in summary
@@ -201,8 +201,8 @@ def test_overrides_sends_branch_and_image_as_single_strings(
     assert result.exit_code == 0, result.log[-4000:]
     posts = trigger_posts(standin)
     assert [stage_of(post) for post in posts] == ["development"]
-    assert posts[0].body_json["overrides"] == {"build-ref": {"branch": branch}}
-    assert posts[0].body_json["releaseNodeOverrides"] == {"api": {"type": "registry", "origin": {"imagePath": image}}}
+    assert body_of(posts[0])["overrides"] == {"build-ref": {"branch": branch}}
+    assert body_of(posts[0])["releaseNodeOverrides"] == {"api": {"type": "registry", "origin": {"imagePath": image}}}
     run_id = standin.runs()[0]["id"]
     assert f"Run {run_id} (success); request body:" in result.printed("release")
 
