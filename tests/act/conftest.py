@@ -24,4 +24,13 @@ def act_image() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but {_NO_ENGINE}")
         pytest.skip(_NO_ENGINE)
-    return harness.build_action_image()
+    if not harness.image_present(harness.JOB_IMAGE):
+        # act would try to pull it, which fails where no registry answers, with a less clear message.
+        pytest.fail(
+            f"the job image {harness.JOB_IMAGE} is not in the engine: run `scripts/docker-engine.sh base-image` "
+            "(or pull it where a registry answers)"
+        )
+    try:
+        return harness.build_action_image()
+    except harness.ActError as exc:
+        pytest.fail(str(exc))

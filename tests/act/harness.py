@@ -2,19 +2,22 @@
 
 Stable API (other branches build on it; extend, do not change):
 
-- ``engine_available() -> bool``: a Docker engine answers.
+- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``.
 - ``build_action_image(tag=IMAGE_TAG) -> str``: builds the repo's Dockerfile once (host network) and
   returns the tag.
 - ``prepare_workflow(text, *, api_url=None, uses=LOCAL_ACTION_USES) -> str``: points every step that uses
   this action (``northflank-release/action@...`` or ``./``) at the local copy and, with ``api_url``, at
   the Northflank stand-in.
 - ``run_act(workflow, event, *, tmp_path, ...) -> ActResult``: runs act once, in a fresh git workspace
+  (``tmp_path / "workspace"``, origin ``REPOSITORY``; ``head_sha(workspace)`` is its ``github.sha``)
   holding ``action_dir/action.yml`` at ``LOCAL_ACTION_DIR``; with ``action_image`` (default IMAGE_TAG)
   that image is tagged as the one act runs for a local Docker action, so act builds nothing. Pass
   ``action_image=None`` when the action.yml names a ``docker://`` image (act pulls it if absent).
 - ``ActResult``: ``exit_code``, ``log`` (act's whole stdout and stderr), ``records`` (its JSON log
   lines), and ``outputs(job, step)``, ``step_result(job, step)``, ``job_result(job)``,
-  ``annotations(level)``, ``step_log(job, step)``, ``printed(job)``, ``summaries(job)``, ``matrices(job)``.
+  ``annotations(level)``, ``step_log(job, step)``, ``printed(job)``, ``summaries(job)``, ``matrices(job)``
+  (``job`` is the job id; pass ``matrix={"key": value}`` to pick one leg). ``ActError`` when act could
+  not be run at all (timeout, missing binary, or act building the action image itself).
 
 act runs with the flags this machine needs: the stand-in base image as the job container
 (``-P ubuntu-latest=python:3.12-slim``), the host network (the stand-in listens on 127.0.0.1), the
@@ -94,6 +97,19 @@ def engine_available() -> bool:
             client.close()
     except Exception:
         return False
+
+
+def image_present(name: str) -> bool:
+    import docker.errors
+
+    client = _docker_client()
+    try:
+        client.images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    finally:
+        client.close()
 
 
 def act_binary() -> str:
