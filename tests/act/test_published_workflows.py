@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,54 @@ def test_ci_self_test_job_passes(act_image: str, standin: NorthflankStandin, tmp
     assert request["arguments"]["VERSION"] == "self-test"
     assert request["arguments"]["COMMIT"] == harness.head_sha(tmp_path / "workspace")
     assert result.job_result("self-test") == "success"
+
+
+# --- README fragments: the steps it shows, run inside a job ---------------------------------------
+
+
+def _readme_yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def _readme_fragment(marker: str) -> str:
+    """The README's YAML block of steps that contains ``marker``, wrapped in a tag-push job."""
+    blocks = [block for block in _readme_yaml_blocks() if marker in block and "jobs:" not in block]
+    assert len(blocks) == 1, f"expected one README yaml block of steps with {marker!r}, found {len(blocks)}"
+    steps = textwrap.indent(textwrap.dedent(blocks[0]), " " * 6)
+    return f"name: README fragment\non: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n{steps}"
+
+
+def test_readme_chaining_outputs_fragment_passes_the_run_to_the_next_step(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    text = _readme_fragment("Link the run in a deployment record")
+    result = _run(text, "push", standin, tmp_path, act_image, payload=TAG_PUSH)
+
+    assert result.exit_code == 0, result.log[-4000:]
+    posts = trigger_posts(standin)
+    assert [stage_of(post) for post in posts] == ["staging"]
+    run = standin.runs()[0]
+    printed = result.printed("release")
+    # The step read run-id, and the status out of the `response` JSON.
+    assert f"run {run['id']}\n{run['status']}\n" in printed
+
+
+def test_readme_prebuilt_image_fragment_runs_the_image_as_a_docker_step(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    # The README's `uses: docker://...` step, pointed at the image built here. The API URL goes in both
+    # ways the step may take settings (env or with:), so the test follows whichever the README shows.
+    text = _readme_fragment("uses: docker://")
+    doc = harness.load_workflow(text)
+    for step in doc["jobs"]["release"]["steps"]:
+        if str(step.get("uses", "")).startswith("docker://"):
+            step["uses"] = f"docker://{act_image}"
+            if "with" in step:
+                step["with"]["api-url"] = standin.url
+            step.setdefault("env", {})["NORTHFLANK_API_URL"] = standin.url
+    result = _run(harness.dump_workflow(doc), "push", standin, tmp_path, act_image, payload=TAG_PUSH)
+
+    assert result.exit_code == 0, result.log[-4000:]
+    posts = trigger_posts(standin)
+    assert len(posts) == 1
+    assert f"Triggered run {standin.runs()[0]['id']}" in result.printed("release")
