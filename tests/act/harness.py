@@ -65,6 +65,10 @@ LOCAL_ACTION_USES = f"./{LOCAL_ACTION_DIR}"
 _PROXY_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
+# Wall time of every act run in this process, for the suite's printed figures.
+RUN_SECONDS: list[float] = []
+
+
 class ActError(RuntimeError):
     """act could not be run as asked (not: the workflow failed; that is ActResult.exit_code)."""
 
@@ -452,6 +456,7 @@ def run_act(
             output = (exc.stdout or b"").decode("utf-8", "replace")
             raise ActError(f"act did not finish within {timeout}s; log tail:\n{output[-4000:]}") from exc
         seconds = time.monotonic() - started
+        RUN_SECONDS.append(seconds)
     log = completed.stdout.decode("utf-8", "replace")
     result = ActResult(exit_code=completed.returncode, log=log, records=_parse_records(log), seconds=seconds)
     if action_image is not None and "docker build" in log:
