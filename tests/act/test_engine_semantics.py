@@ -26,6 +26,7 @@ Where act differs from GitHub's runner in a way that matters to us (evidence: ea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPl
 
 SECRETS = {"NORTHFLANK_API_TOKEN": API_TOKEN_DEFAULT}
 TAG_PUSH = {"ref": "refs/tags/v1.4.0"}
+OUTPUT_NAMES = {"run-id", "run-name", "status", "concluded", "started-at", "concluded-at", "response", "request"}
 _WITH = """
           api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}
           project-id: shop
@@ -302,3 +304,61 @@ def test_the_action_masks_a_token_the_engine_does_not_know_is_secret(
     assert len(trigger_posts(standin)) == 1
     assert trigger_posts(standin)[0].headers["authorization"] == f"Bearer {API_TOKEN_DEFAULT}"
     assert standin.runs()[0]["id"] in result.printed("release")
+
+
+INJECTION = """
+name: Injection
+on: push
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - id: release
+        uses: northflank-release/action@v1
+        with:
+          api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}
+          project-id: shop
+          pipeline-id: release-pipeline
+          stage: staging
+          arguments: ${{ vars.ARGUMENTS }}
+          wait: true
+          timeout: 2s
+          poll-interval: 1s
+      - id: seen
+        if: always()
+        env:
+          RUN_ID: ${{ steps.release.outputs.run-id }}
+          CONCLUDED: ${{ steps.release.outputs.concluded }}
+        run: echo "seen run=$RUN_ID concluded=$CONCLUDED"
+"""
+
+
+def test_api_text_forges_no_outputs_or_commands_under_act(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    # act reads workflow commands with its own pattern (pkg/runner/command.go) and still honours the
+    # deprecated ::set-output; a status and arguments full of command syntax must stay data there too.
+    from tests.test_faults import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
+
+    standin.plan = RunPlan(steps=[(0.0, INJECTED_STATUS), (3600.0, "success")])
+    result = _run(INJECTION, standin, tmp_path, act_image, variables={"ARGUMENTS": json.dumps(INJECTED_ARGUMENTS)})
+
+    assert result.exit_code != 0  # the status never concludes: the wait times out
+    [run] = standin.runs()
+    outputs = result.outputs("release", "release")
+    assert outputs["run-id"] == run["id"]
+    assert outputs["status"] == INJECTED_STATUS
+    assert outputs["concluded"] == "false"
+    assert set(outputs) <= OUTPUT_NAMES, sorted(outputs)
+    assert f"seen run={run['id']} concluded=false" in result.printed("release")
+    for level in ("error", "warning", "notice"):
+        for annotation in result.annotations(level):
+            assert not any(marker in annotation.message for marker in ("pwned-status", "pwned-argument")), annotation
+    forged = [
+        record
+        for record in result.records
+        if record.get("command") not in {None, "set-output", "summary", "add-mask", "error", "warning"}
+        and any(marker in json.dumps(record) for marker in MARKERS)
+    ]
+    assert forged == []
+    assert len(result.annotations("error")) == 1
