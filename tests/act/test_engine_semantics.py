@@ -20,8 +20,13 @@ Where act differs from GitHub's runner in a way that matters to us (evidence: ea
 3. act logs every step output (`::set-output:: name=value` in pkg/runner/command.go, `setOutput`); the
    runner never prints outputs. A token a user passes through a step output is therefore in act's log
    whatever the action does, so the token tests pass it as a secret (masked by act) or a variable.
-4. act does not enforce `environment:` protection rules or approvals, and every run has
-   `github.run_id` 1, attempt 1: the derived run names are the same in every act run.
+4. A job's `environment:` means nothing to act (its Job model, pkg/model/workflow.go, has no such
+   field): no approval gate, no environment secrets; the examples' approval step is not exercised.
+   `github.run_id` is 1 unless GITHUB_RUN_ID is given (pkg/runner/run_context.go), so every act run
+   derives the same run name, and the matrix legs of one run share it, as on GitHub.
+5. act's `--json` log masks secrets in the message only (pkg/runner/logger.go, `valueMasker`), so an
+   `add-mask` record carries the secret in its `arg` and `raw` fields; checks.assert_token_absent
+   skips exactly those two fields.
 """
 
 from __future__ import annotations
