@@ -303,3 +303,28 @@ def test_readme_prebuilt_image_fragment_runs_the_image_as_a_docker_step(
     posts = trigger_posts(standin)
     assert len(posts) == 1
     assert f"Triggered run {standin.runs()[0]['id']}" in result.printed("release")
+
+
+def test_readme_structured_inputs_fragment_sends_what_the_page_says(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    [block] = [b for b in _readme_yaml_blocks() if "release-node-overrides: |" in b and "uses:" not in b]
+    with_block = textwrap.indent(textwrap.dedent(block), " " * 8)
+    text = (
+        "name: README fragment\non: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - id: release\n        uses: northflank-release/action@v1\n"
+        + with_block
+        + "          api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}\n"
+        "          project-id: shop\n          pipeline-id: release-pipeline\n          stage: staging\n"
+    )
+    result = _run(text, "push", standin, tmp_path, act_image, payload=TAG_PUSH)
+
+    assert result.exit_code == 0, result.log[-4000:]
+    [post] = trigger_posts(standin)
+    body = body_of(post)
+    assert body["arguments"]["VERSION"] == "v1.4.0"
+    assert body["arguments"]["DATABASE_URL"] == "postgres://db/app?sslmode=require", body["arguments"]
+    assert body["overrides"] == {"build": {"branch": "v1.4.0"}}
+    assert body["releaseNodeOverrides"] == {
+        "web": {"type": "registry", "origin": {"imagePath": "ghcr.io/acme/web:v1.4.0"}}
+    }
