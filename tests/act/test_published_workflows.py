@@ -73,6 +73,8 @@ def _run(
     image: str,
     **kwargs: Any,
 ) -> harness.ActResult:
+    triggers = harness.load_workflow(text)["on"]
+    assert event in ([triggers] if isinstance(triggers, str) else triggers), f"the workflow is not for {event}"
     kwargs.setdefault("secrets", SECRETS)
     kwargs.setdefault("variables", VARIABLES)
     result = harness.run_act(_local(text, standin), event, tmp_path=tmp_path, action_image=image, **kwargs)
