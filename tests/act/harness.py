@@ -430,6 +430,9 @@ def run_act(
         "--pull=false",
         "--rebuild=false",
         "--no-cache-server",
+        # act keeps a failed job's container and volumes unless told (pkg/runner/job_executor.go), and
+        # the next run of that workflow then fails to remove them ("volume is in use").
+        "--rm",
         "--container-daemon-socket", "-",
         "--action-cache-path", str(home / "act-cache"),
         "--json",
