@@ -462,6 +462,13 @@ def run_act(
         RUN_SECONDS.append(seconds)
     log = completed.stdout.decode("utf-8", "replace")
     result = ActResult(exit_code=completed.returncode, log=log, records=_parse_records(log), seconds=seconds)
+    if "volume is in use" in log:
+        # act removes a job's old container and volumes first (pkg/runner/run_context.go); a step container
+        # left by an interrupted run (or a run without --rm) still holds them.
+        raise ActError(
+            "act could not clear a container left by an earlier run of this workflow; remove the act-* "
+            "container named in the error (docker rm -f ID) and run again:\n" + log[-2000:]
+        )
     if action_image is not None and "docker build" in log:
         raise ActError("act built the action image itself (it must reuse the prebuilt one): " + log[-2000:])
     return result
