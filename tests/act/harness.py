@@ -2,7 +2,8 @@
 
 Stable API (other branches build on it; extend, do not change):
 
-- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``.
+- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``;
+  ``pull_image(name) -> str | None`` (None when pulled, else why not).
 - ``build_action_image(tag=IMAGE_TAG) -> str``: builds the repo's Dockerfile once (host network) and
   returns the tag.
 - ``prepare_workflow(text, *, api_url=None, uses=LOCAL_ACTION_USES) -> str``: points every step that uses
@@ -112,6 +113,20 @@ def image_present(name: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+    finally:
+        client.close()
+
+
+def pull_image(name: str) -> str | None:
+    """Pull ``name``; None when done, else the engine's reason (no registry answers here)."""
+    import docker.errors
+
+    client = _docker_client()
+    try:
+        client.images.pull(name)
+        return None
+    except docker.errors.APIError as exc:
+        return str(exc.explanation or exc)
     finally:
         client.close()
 
