@@ -33,6 +33,9 @@ def act_image(request: pytest.FixtureRequest) -> str:
                 f"the job image {harness.JOB_IMAGE} is not in the engine and cannot be pulled ({reason}): "
                 "run `scripts/docker-engine.sh base-image`"
             )
+    missing = harness.job_image_lacks()
+    if missing:
+        pytest.fail(f"the job image {harness.JOB_IMAGE} lacks {', '.join(missing)}, which act's job container needs")
     started = time.monotonic()
     try:
         image = harness.build_action_image()

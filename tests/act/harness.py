@@ -3,7 +3,7 @@
 Stable API (other branches build on it; extend, do not change):
 
 - ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``;
-  ``pull_image(name) -> str | None`` (None when pulled, else why not).
+  ``pull_image(name) -> str | None`` (None when pulled, else why not); ``job_image_lacks() -> list[str]``.
 - ``build_action_image(tag=IMAGE_TAG) -> str``: builds the repo's Dockerfile once (host network) and
   returns the tag.
 - ``prepare_workflow(text, *, api_url=None, uses=LOCAL_ACTION_USES) -> str``: points every step that uses
@@ -129,6 +129,22 @@ def pull_image(name: str) -> str | None:
         return str(exc.explanation or exc)
     finally:
         client.close()
+
+
+def job_image_lacks(image: str = JOB_IMAGE, tools: Sequence[str] = ("bash", "python3", "tail")) -> list[str]:
+    """The tools act's job container needs that ``image`` lacks.
+
+    act keeps the job container alive with ``tail -f /dev/null``; run steps use bash when it exists
+    and fall back to sh (pkg/runner/step_run.go), where bash syntax in a workflow fails; the published
+    workflows call python3. node is not needed: no JavaScript action runs here.
+    """
+    client = _docker_client()
+    try:
+        script = "; ".join(f"command -v {tool} >/dev/null || echo {tool}" for tool in tools)
+        output = client.containers.run(image, ["sh", "-c", script], remove=True, network_mode="none")
+    finally:
+        client.close()
+    return [str(tool) for tool in bytes(output).decode().split()]
 
 
 def act_binary() -> str:
