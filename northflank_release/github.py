@@ -40,7 +40,10 @@ class Workflow:
             return
         # Only the runner understands add-mask; on a terminal the command would print the secret itself.
         if self.in_actions:
-            gha.add_mask(secret)
+            # Not gha.add_mask: it writes "::add-mask ::VALUE". GitHub's runner reads that, but act (and
+            # the Gitea and Forgejo runners built on it) needs no space before "::" and would print the
+            # line, secret and all (pattern in nektos/act pkg/runner/command.go; tests/act shows it).
+            _print("::add-mask::" + _escape_data(secret))
         # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...).
         forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}
         self._secrets.extend(sorted((form for form in forms if len(form) >= 4), key=len, reverse=True))
@@ -138,6 +141,11 @@ def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _escape_data(value: str) -> str:
+    # The runner's escaping of command data (actions/runner src/Runner.Common/ActionCommand.cs).
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _print(text: str, stream: TextIO | None = None) -> None:
