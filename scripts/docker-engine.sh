@@ -6,8 +6,9 @@
 #                                         # last stdout line: export DOCKER_HOST=unix://.../docker.sock
 #   eval "$(scripts/docker-engine.sh start | tail -1)"
 #   scripts/docker-engine.sh base-image   # tags a local stand-in as python:3.12-slim (cached tarball)
-#   scripts/docker-engine.sh arm64-base   # registers qemu-aarch64 (binfmt_misc) and caches an arm64 stand-in
-#                                         # rootfs tarball for multi-arch builds (buildah; not imported)
+#   scripts/docker-engine.sh release-tools  # the release rehearsal's tools: docker-registry, buildah,
+#                                         # qemu-user-static (qemu-aarch64 registered in binfmt_misc) and a
+#                                         # cached arm64 stand-in rootfs for the multi-arch build
 #   scripts/docker-engine.sh status
 #   scripts/docker-engine.sh stop
 #
@@ -329,14 +330,19 @@ register_qemu_aarch64() {
     log "qemu-aarch64: $(head -n 1 "$binfmt/qemu-aarch64")"
 }
 
-cmd_arm64_base() {
+cmd_release_tools() {
     # The arm64 half of the release rehearsal's base: Debian's python3 (3.11 on bookworm) on an arm64
     # minbase; only the version differs from python:3.12-slim, as for the amd64 fallback above.
-    if ! command -v qemu-aarch64-static >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
-        log "installing qemu-user-static and debootstrap (apt-get)"
+    local tool missing=false
+    for tool in docker-registry buildah qemu-aarch64-static debootstrap; do
+        command -v "$tool" >/dev/null 2>&1 || missing=true
+    done
+    if [[ "$missing" == true ]]; then
+        log "installing docker-registry, buildah, qemu-user-static and debootstrap (apt-get)"
         mkdir -p "$DIR"
         { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            qemu-user-static debootstrap; } >"$DIR/apt.log" 2>&1 || die "apt-get failed; see $DIR/apt.log"
+            docker-registry buildah qemu-user-static debootstrap; } >"$DIR/apt.log" 2>&1 \
+            || die "apt-get failed; see $DIR/apt.log"
     fi
     register_qemu_aarch64
     if [[ -s "$ARM64_TARBALL" ]]; then
@@ -363,7 +369,7 @@ cmd_arm64_base() {
 }
 
 usage() {
-    echo "usage: $0 {start|stop|status|base-image|arm64-base}" >&2
+    echo "usage: $0 {start|stop|status|base-image|release-tools}" >&2
     exit 2
 }
 
@@ -372,6 +378,6 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 base-image) cmd_base_image ;;
-arm64-base) cmd_arm64_base ;;
+release-tools) cmd_release_tools ;;
 *) usage ;;
 esac

@@ -8,7 +8,7 @@
   one manifest list and pushing it with ``manifest push --all`` (what ``docker buildx build --platform
   ... --push`` does in the release workflow). The arm64 half runs under qemu-user-static.
 - :func:`push_base_index`: the stand-in ``python:3.12-slim`` for amd64 (from the engine) and arm64 (the
-  rootfs cached by ``scripts/docker-engine.sh arm64-base``), pushed as one multi-arch index, so the
+  rootfs cached by ``scripts/docker-engine.sh release-tools``), pushed as one multi-arch index, so the
   Dockerfile's ``FROM`` resolves per platform as it does against Docker Hub.
 - :func:`read_index_digest`: the digest the registry serves for a tag, asked for as an index.
 
@@ -70,9 +70,9 @@ def missing_tools(platforms: Sequence[str]) -> list[str]:
         missing.append("buildah (apt-get install buildah)")
     if "linux/arm64" in platforms:
         if not BINFMT_AARCH64.is_file():
-            missing.append("qemu-aarch64 in binfmt_misc (scripts/docker-engine.sh arm64-base)")
+            missing.append("qemu-aarch64 in binfmt_misc (scripts/docker-engine.sh release-tools)")
         if not ARM64_ROOTFS.is_file():
-            missing.append(f"{ARM64_ROOTFS} (scripts/docker-engine.sh arm64-base)")
+            missing.append(f"{ARM64_ROOTFS} (scripts/docker-engine.sh release-tools)")
     return missing
 
 

@@ -7,7 +7,7 @@ the image from the registry by digest and run it against the Northflank stand-in
 by a later step. The arm64 variant is pulled by the same digest and run (under qemu) as well.
 
 Needs docker-registry, buildah, qemu-aarch64 in binfmt_misc and the arm64 stand-in rootfs (.ci/run
-installs them: ``scripts/docker-engine.sh arm64-base``); skipped without them, except under CI=true.
+installs them: ``scripts/docker-engine.sh release-tools``); skipped without them, except under CI=true.
 """
 
 from __future__ import annotations
