@@ -34,7 +34,10 @@ class Workflow:
             return
         # Only the runner understands add-mask; on a terminal the command would print the secret itself.
         if self.in_actions:
-            gha.add_mask(secret)
+            # Not gha.add_mask: it writes "::add-mask ::VALUE". GitHub's runner reads that, but act (and
+            # the Gitea and Forgejo runners built on it) needs no space before "::" and would print the
+            # line, secret and all (pattern in nektos/act pkg/runner/command.go; tests/act shows it).
+            _print("::add-mask::" + _escape_data(secret))
         # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...).
         forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}
         self._secrets.extend(sorted((form for form in forms if len(form) >= 4), key=len, reverse=True))
@@ -96,6 +99,11 @@ class Workflow:
     def append_summary(self, markdown: str) -> None:
         if self.summary_file:
             gha.append_job_summary(self.redact(markdown))
+
+
+def _escape_data(value: str) -> str:
+    # The runner's escaping of command data (actions/runner src/Runner.Common/ActionCommand.cs).
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _print(text: str, stream: TextIO | None = None) -> None:

@@ -6,6 +6,7 @@ Without a Docker engine these tests are skipped, except under ``CI=true``, where
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -18,10 +19,41 @@ _NO_ENGINE = (
 
 
 @pytest.fixture(scope="session")
-def act_image() -> str:
+def act_image(request: pytest.FixtureRequest) -> str:
     """The action's image, built once from the repo's Dockerfile and tagged NF_IMAGE_TAG."""
     if not harness.engine_available():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but {_NO_ENGINE}")
         pytest.skip(_NO_ENGINE)
-    return harness.build_action_image()
+    if not harness.image_present(harness.JOB_IMAGE):
+        # act would try to pull it, which fails where no registry answers, with a less clear message.
+        pytest.fail(
+            f"the job image {harness.JOB_IMAGE} is not in the engine: run `scripts/docker-engine.sh base-image` "
+            "(or pull it where a registry answers)"
+        )
+    started = time.monotonic()
+    try:
+        image = harness.build_action_image()
+    except harness.ActError as exc:
+        pytest.fail(str(exc))
+    _FIGURES["build"] = time.monotonic() - started
+    _FIGURES["start"] = started
+    request.config.pluginmanager.register(_FiguresReporter(), "act-figures")
+    return image
+
+
+_FIGURES: dict[str, float] = {}
+
+
+class _FiguresReporter:
+    """Prints the act suite's figures in pytest's terminal summary (budget: 3 minutes on 2 cores)."""
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        runs = harness.RUN_SECONDS
+        if not runs:
+            return
+        total = time.monotonic() - _FIGURES["start"]
+        terminalreporter.write_line(
+            f"act suite: {len(runs)} workflow runs in {sum(runs):.1f} s of act, image build {_FIGURES['build']:.1f} s, "
+            f"{total:.1f} s in all from the start of the build (slowest run {max(runs):.1f} s)"
+        )

@@ -2,19 +2,22 @@
 
 Stable API (other branches build on it; extend, do not change):
 
-- ``engine_available() -> bool``: a Docker engine answers.
+- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``.
 - ``build_action_image(tag=IMAGE_TAG) -> str``: builds the repo's Dockerfile once (host network) and
   returns the tag.
 - ``prepare_workflow(text, *, api_url=None, uses=LOCAL_ACTION_USES) -> str``: points every step that uses
   this action (``northflank-release/action@...`` or ``./``) at the local copy and, with ``api_url``, at
   the Northflank stand-in.
 - ``run_act(workflow, event, *, tmp_path, ...) -> ActResult``: runs act once, in a fresh git workspace
+  (``tmp_path / "workspace"``, origin ``REPOSITORY``; ``head_sha(workspace)`` is its ``github.sha``)
   holding ``action_dir/action.yml`` at ``LOCAL_ACTION_DIR``; with ``action_image`` (default IMAGE_TAG)
   that image is tagged as the one act runs for a local Docker action, so act builds nothing. Pass
   ``action_image=None`` when the action.yml names a ``docker://`` image (act pulls it if absent).
 - ``ActResult``: ``exit_code``, ``log`` (act's whole stdout and stderr), ``records`` (its JSON log
   lines), and ``outputs(job, step)``, ``step_result(job, step)``, ``job_result(job)``,
-  ``annotations(level)``, ``step_log(job, step)``, ``summaries(job)``, ``matrices(job)``.
+  ``annotations(level)``, ``step_log(job, step)``, ``printed(job)``, ``summaries(job)``, ``matrices(job)``
+  (``job`` is the job id; pass ``matrix={"key": value}`` to pick one leg). ``ActError`` when act could
+  not be run at all (timeout, missing binary, or act building the action image itself).
 
 act runs with the flags this machine needs: the stand-in base image as the job container
 (``-P ubuntu-latest=python:3.12-slim``), the host network (the stand-in listens on 127.0.0.1), the
@@ -48,6 +51,7 @@ IMAGE_TAG = os.environ.get("NF_IMAGE_TAG", "northflank-release-action:test")
 JOB_IMAGE = "python:3.12-slim"
 ENGINE_DIR = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker"))
 ACTION_NAME = "northflank-release/action"
+REPOSITORY = "acme/shop"  # github.repository in every run
 
 
 def _local_action_dir(image_tag: str) -> str:
@@ -59,6 +63,10 @@ LOCAL_ACTION_DIR = _local_action_dir(IMAGE_TAG)
 LOCAL_ACTION_USES = f"./{LOCAL_ACTION_DIR}"
 
 _PROXY_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+# Wall time of every act run in this process, for the suite's printed figures.
+RUN_SECONDS: list[float] = []
 
 
 class ActError(RuntimeError):
@@ -93,6 +101,19 @@ def engine_available() -> bool:
             client.close()
     except Exception:
         return False
+
+
+def image_present(name: str) -> bool:
+    import docker.errors
+
+    client = _docker_client()
+    try:
+        client.images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    finally:
+        client.close()
 
 
 def act_binary() -> str:
@@ -257,6 +278,14 @@ class ActResult:
             if record.get("raw_output") and _matches(record, job, matrix) and _step_id(record) == step
         )
 
+    def printed(self, job: str, matrix: Mapping[str, Any] | None = None) -> str:
+        """What every step of the job printed (lines act did not read as workflow commands)."""
+        return "".join(
+            str(record.get("msg", ""))
+            for record in self.records
+            if record.get("raw_output") and _matches(record, job, matrix)
+        )
+
     def annotations(self, level: str = "error") -> list[Annotation]:
         return [
             Annotation(
@@ -327,7 +356,7 @@ def make_workspace(
     action_dir: Path = REPO_ROOT,
     files: Mapping[str, str] | None = None,
 ) -> Path:
-    """A git repository with one commit: the files given, and action.yml at LOCAL_ACTION_DIR."""
+    """A git repository (origin: REPOSITORY) with one commit: the files given, and action.yml at LOCAL_ACTION_DIR."""
     workspace = tmp_path / "workspace"
     workspace.mkdir(parents=True)
     (workspace / LOCAL_ACTION_DIR).mkdir()
@@ -339,7 +368,15 @@ def make_workspace(
     _git(workspace, "init", "-q", "-b", "main")
     _git(workspace, "add", "-A")
     _git(workspace, "commit", "-q", "-m", "act test workspace")
+    # act takes github.repository from the origin remote's URL; nothing is ever fetched from it.
+    _git(workspace, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
     return workspace
+
+
+def head_sha(workspace: Path) -> str:
+    """The commit act reports as github.sha for a run in ``workspace``."""
+    completed = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, check=True, capture_output=True, text=True)
+    return completed.stdout.strip()
 
 
 def run_act(
@@ -359,7 +396,8 @@ def run_act(
 ) -> ActResult:
     """Run ``workflow`` (YAML text, see prepare_workflow) on ``event`` with act; never raises on a red run.
 
-    ``payload`` is the event file (``inputs`` for workflow_dispatch, ``ref`` for a push, ...).
+    The workspace is ``tmp_path / "workspace"`` (see make_workspace, head_sha). ``payload`` is the event
+    file (``inputs`` for workflow_dispatch, ``ref`` for a push, ...).
     ``secrets`` and ``variables`` become the ``secrets`` and ``vars`` contexts (through files, never the
     command line). Everything lives under ``tmp_path``.
     """
@@ -418,6 +456,7 @@ def run_act(
             output = (exc.stdout or b"").decode("utf-8", "replace")
             raise ActError(f"act did not finish within {timeout}s; log tail:\n{output[-4000:]}") from exc
         seconds = time.monotonic() - started
+        RUN_SECONDS.append(seconds)
     log = completed.stdout.decode("utf-8", "replace")
     result = ActResult(exit_code=completed.returncode, log=log, records=_parse_records(log), seconds=seconds)
     if action_image is not None and "docker build" in log:
