@@ -26,6 +26,7 @@ import pytest
 
 from tests import release_rehearsal as rehearsal
 from tests.act import harness
+from tests.act.checks import assert_token_absent
 from tests.container.conftest import run_action
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
@@ -202,7 +203,7 @@ def test_the_pinned_action_pulls_the_image_by_digest_and_releases_under_act(
         assert result.outputs("deploy", "release")["run-id"] == run_id
         assert result.outputs("deploy", "after") == {"run-id": run_id, "status": "success"}
         assert "docker build" not in result.log
-        assert API_TOKEN_DEFAULT not in result.log
+        assert_token_absent(result, standin)
         # What ran is what the pin names: the engine now holds the image under the index digest.
         pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
         assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
@@ -242,5 +243,7 @@ def test_a_rewrite_with_a_digest_the_registry_does_not_hold_fails_the_step_under
         action_image=None,
     )
     assert result.exit_code != 0
+    # It failed at the pull: the registry does not know that manifest.
+    assert "manifest unknown" in result.log, result.log[-3000:]
     assert result.step_result("deploy", "after") != "success"
     assert standin.requests_to("trigger", "POST") == []
