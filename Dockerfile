@@ -27,4 +27,7 @@ RUN PYTHONDONTWRITEBYTECODE='' NORTHFLANK_API_TOKEN=image-build NORTHFLANK_PROJE
     NORTHFLANK_ARGUMENTS="warm: up" python /action/entrypoint.py >/dev/null
 
 # Exec form: the Python process is PID 1 and receives the runner's SIGTERM itself.
-ENTRYPOINT ["python", "/action/entrypoint.py"]
+# -I isolates the interpreter from the workflow: the runner passes the job's env into the container, so a
+# PYTHONPATH pointing at the workspace (with its own email.py, say) or PYTHONHOME would otherwise break the
+# action. -I also ignores PYTHONUNBUFFERED and PYTHONDONTWRITEBYTECODE, hence -u and -B.
+ENTRYPOINT ["python", "-I", "-u", "-B", "/action/entrypoint.py"]

@@ -6,7 +6,7 @@ import argparse
 from typing import NoReturn
 
 from northflank_release import __version__
-from northflank_release.settings import HTTP_TIMEOUT_ENV, INPUTS, TRIGGER_RETRY_SECONDS_ENV
+from northflank_release.settings import HTTP_TIMEOUT_ENV, INPUTS, TRIGGER_RETRY_SECONDS_ENV, input_variable
 
 DESCRIPTION = """\
 Run a Northflank pipeline's release flow: validate the request, trigger the run, optionally wait for it
@@ -37,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_command_line(argv: list[str]) -> dict[str, str]:
-    """The NORTHFLANK_* values given as flags; exits after --help or --version, raises CommandLineError."""
+    """The values given as flags, keyed like the runner's INPUT_<NAME> variables so a flag wins over
+    everything, as `with:` does; exits after --help or --version, raises CommandLineError."""
     parser = _Parser(
         prog="entrypoint.py",
         allow_abbrev=False,
@@ -50,7 +51,7 @@ def parse_command_line(argv: list[str]) -> dict[str, str]:
         default = f" (default {spec.default})" if spec.default else (" (required)" if spec.required else "")
         parser.add_argument(
             f"--{spec.name}",
-            dest=spec.env,
+            dest=input_variable(spec.name),
             metavar="VALUE",
             help=f"{spec.env}: {spec.help}{default}",
         )

@@ -12,9 +12,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 import github_action_utils as gha
+
+# GitHub drops a step summary over 1 MiB whole (actions/runner src/Runner.Worker/FileCommandManager.cs,
+# AttachmentSizeLimit), and caps a job's outputs at 1 MiB in all: a large flow must be cut, not lost.
+SUMMARY_LIMIT_BYTES = 1024 * 1024
+JSON_OUTPUT_LIMIT_BYTES = 256 * 1024  # response and request, each; written twice at most, with room to spare
+_CUT_NOTE = "\n\n*The rest of this summary was cut: GitHub shows at most 1 MiB per step.*\n"
 
 
 class Workflow:
@@ -50,7 +56,7 @@ class Workflow:
     def info(self, text: str) -> None:
         """Print a log line that may hold text from outside (API messages, run names) safely."""
         line = self.redact(text).replace("\r", " ").replace("\n", " ")
-        if "::" in line or "##[" in line:
+        if self.in_actions and ("::" in line or "##[" in line):
             # The runner would read such a line as a command; stop-commands makes it plain text.
             with gha.stop_commands():
                 _print(line)
@@ -97,8 +103,44 @@ class Workflow:
                 self.info(f"output {name}={value}")
 
     def append_summary(self, markdown: str) -> None:
-        if self.summary_file:
-            gha.append_job_summary(self.redact(markdown))
+        if not self.summary_file:
+            return
+        text = self.redact(markdown)
+        try:
+            used = os.path.getsize(self.summary_file)
+        except OSError:
+            used = 0
+        room = SUMMARY_LIMIT_BYTES - used
+        if room <= len(_CUT_NOTE):
+            return
+        if len(text.encode("utf-8")) > room:
+            kept = text.encode("utf-8")[: room - len(_CUT_NOTE)].decode("utf-8", errors="ignore")
+            text = kept[: kept.rfind("\n") + 1] + _CUT_NOTE  # whole lines only, so no table row is half drawn
+        with open(self.summary_file, "a", encoding="utf-8") as summary:
+            summary.write(text)
+
+
+def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
+    """One line of JSON within `limit` bytes: still valid JSON when cut, and saying what was left out.
+
+    The biggest members go first (for a run, its flow template `spec`), so the id and status stay.
+    """
+    text = _compact(value)
+    if len(text.encode("utf-8")) <= limit or not isinstance(value, dict):
+        return text
+    kept = dict(value)
+    left_out: list[str] = []
+    while kept and len(_compact(kept).encode("utf-8")) > limit - 300:
+        biggest = max(kept, key=lambda key: len(_compact(kept[key])))
+        left_out.append(biggest)
+        del kept[biggest]
+    names = ", ".join(left_out)[:200]
+    kept["_truncated"] = f"cut from {len(text.encode('utf-8'))} bytes to fit GitHub's output limit; left out: {names}"
+    return _compact(kept)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _escape_data(value: str) -> str:

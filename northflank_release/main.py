@@ -11,15 +11,17 @@ import os
 import sys
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
-from northflank_release.github import Workflow
+from northflank_release.github import Workflow, json_output
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
+    TOKEN_VARIABLES,
     GitHubContext,
     InputProblem,
     Settings,
     SettingsError,
     read_github_context,
     read_settings,
+    shadowed_variables,
 )
 from northflank_release.summary import dry_run_summary
 
@@ -38,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     environ = {**os.environ, **flags}
     context = read_github_context(environ)
     workflow = Workflow(in_actions=context.in_actions, debug=context.debug, environ=environ)
-    workflow.mask(environ.get("NORTHFLANK_API_TOKEN", "").strip())  # before anything else is printed
+    for token in {environ.get(variable, "").strip() for variable in TOKEN_VARIABLES}:  # before anything is printed
+        workflow.mask(token)
+    for variable, input_name in shadowed_variables(environ):
+        workflow.warning(
+            f"{variable} is set in the workflow's or job's env and differs from the action's {input_name} input; "
+            f"using the input (what `with:` says). Remove {variable} from env: to silence this.",
+            title=f"{variable} ignored",
+        )
     cancellation = Cancellation()
     cancellation.install()
     try:
@@ -48,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 workflow.error(problem.message, title=f"Invalid input: {problem.input}")
             workflow.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
             return 1
-        workflow.set_outputs({"run-name": request.name, "request": json.dumps(request.body, separators=(",", ":"))})
+        workflow.set_outputs({"run-name": request.name, "request": json_output(request.body)})
         if settings.dry_run:
             show_dry_run(workflow, settings, request)
             return 0

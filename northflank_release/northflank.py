@@ -2,13 +2,15 @@
 
 It makes exactly one HTTP request per call and never retries: the retry rules differ between the
 trigger (which must not deploy twice) and reads, so they live with their callers (trigger, waiting).
+Every 2xx answer is checked for the shape its route promises; one that is not the API's JSON (a sign-in
+page, a captive portal, an empty or cut body) raises UnexpectedAnswer rather than reading as "nothing".
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +22,7 @@ from northflank_release.request import Target
 
 CONNECT_TIMEOUT = 10.0
 USER_AGENT = f"northflank-release-action/{__version__}"
-MAX_LIST_PAGES = 50  # 5,000 runs at 100 a page: far past any sane history, and a bound on a runaway cursor
+PREVIEW_CHARS = 80  # of a body that is not the API's JSON, quoted in the error
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,47 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class ApiAnswer:
-    """A 2xx answer: the parsed JSON (None when the body was not JSON) and its headers' facts."""
+    """A 2xx answer whose body is a JSON object, and its headers' facts."""
 
-    data: Any
+    data: dict[str, Any]
     rate_limit: RateLimit
     date_header: str  # the API's clock, for comparing its timestamps with ours
+    status: int = 200
+    content_type: str = ""
+
+    def unexpected(self, expected: str) -> UnexpectedAnswer:
+        """This answer, reported as JSON of a shape other than the route promises."""
+        return UnexpectedAnswer(self.status, self.content_type, json.dumps(self.data), expected)
 
     @property
     def server_time(self) -> float | None:
         """The Date header as a Unix time."""
         return _parse_http_date(self.date_header)
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of the runs list, and the query of the next page (None on the last)."""
+
+    runs: list[dict[str, Any]]
+    next_params: dict[str, str] | None
+    answer: ApiAnswer
+
+
+class UnexpectedAnswer(Exception):
+    """A 2xx answer that is not what the route promises: not JSON at all, or JSON of another shape."""
+
+    def __init__(self, status: int, content_type: str, body: str, expected: str) -> None:
+        preview = " ".join(body.split())[:PREVIEW_CHARS]
+        what = (
+            f"HTTP {status} with {content_type or 'no content type'}, "
+            + (f"{len(body)} bytes starting {preview!r}" if body.strip() else "and an empty body")
+            + f", instead of {expected}"
+        )
+        if "html" in content_type.lower() or preview.lstrip().startswith("<"):
+            what += " (a proxy, captive portal or sign-in page may be answering for api-url)"
+        super().__init__(what)
+        self.status = status
 
 
 class ApiError(Exception):
@@ -78,43 +111,51 @@ class NorthflankClient:
     token: str = field(repr=False)
     read_timeout: float = 30.0
     debug: Callable[[str], None] = lambda _text: None
+    ca_bundle: str = ""  # a CA file or folder to trust instead of the default bundle
     session: requests.Session = field(default_factory=requests.Session, repr=False)
+    list_reads: int = 0  # list requests made, so the lookups stay within their share of the rate limit
 
     def __post_init__(self) -> None:
         # Auth on the session, not per call, so no code path can send a request without it. As an auth
         # object (not a plain header) it also stops requests from replacing it with a ~/.netrc entry.
         self.session.auth = _BearerToken(self.token)
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if self.api_url.startswith("http://"):
+            # Plain http (allowed only to loopback) must never go through http_proxy / all_proxy: the proxy
+            # would read the token in clear text. Without trust_env requests ignores every proxy variable.
+            self.session.trust_env = False
 
     def trigger(self, target: Target, body: dict[str, Any]) -> ApiAnswer:
-        return self._request("POST", target.runs_path, body=body)
+        return self._request("POST", target.runs_path, body=body, expected="the API's JSON")
 
     def get_run(self, target: Target, run_id: str) -> ApiAnswer:
-        return self._request("GET", f"{target.runs_path}/{quote(run_id, safe='')}")
+        answer = self._request("GET", f"{target.runs_path}/{quote(run_id, safe='')}", expected="the run as JSON")
+        _expect_run(answer, run_id)
+        return answer
 
     def abort_run(self, target: Target, run_id: str, timeout: float | None = None) -> ApiAnswer:
-        return self._request("POST", f"{target.runs_path}/{quote(run_id, safe='')}/abort", timeout=timeout)
+        path = f"{target.runs_path}/{quote(run_id, safe='')}/abort"
+        answer = self._request("POST", path, timeout=timeout, expected="the run as JSON")
+        _expect_run(answer, run_id)
+        return answer
 
-    def list_runs(self, target: Target, per_page: int = 100) -> Iterator[tuple[dict[str, Any], ApiAnswer]]:
-        """Every run of the flow, page by page, with the answer each came in."""
-        params: dict[str, str] = {"per_page": str(per_page)}
-        for page in range(1, MAX_LIST_PAGES + 1):
-            answer = self._request("GET", target.runs_path, params=params)
-            payload = answer.data if isinstance(answer.data, dict) else {}
-            data = payload.get("data")
-            runs = data.get("runs") if isinstance(data, dict) else None
-            for run in runs if isinstance(runs, list) else []:
-                if isinstance(run, dict):
-                    yield run, answer
-            pagination = payload.get("pagination")
-            if not isinstance(pagination, dict) or not pagination.get("hasNextPage"):
-                return
-            cursor = pagination.get("cursor")
-            params = {"per_page": str(per_page)}
-            if cursor:
-                params["cursor"] = str(cursor)
+    def list_page(self, target: Target, params: dict[str, str]) -> RunsPage:
+        """One page of the flow's runs; a page without `data.runs` as a list is a failed read, never "no runs"."""
+        self.list_reads += 1
+        answer = self._request("GET", target.runs_path, params=params, expected="the runs list as JSON")
+        data = answer.data.get("data")
+        runs = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+            raise answer.unexpected("a runs list (data.runs)")
+        pagination = answer.data.get("pagination")
+        next_params: dict[str, str] | None = None
+        if isinstance(pagination, dict) and pagination.get("hasNextPage"):
+            next_params = {key: value for key, value in params.items() if key not in ("cursor", "page")}
+            if cursor := pagination.get("cursor"):
+                next_params["cursor"] = str(cursor)
             else:
-                params["page"] = str(page + 1)
+                next_params["page"] = str(int(params.get("page", "1")) + 1)
+        return RunsPage(runs, next_params, answer)
 
     def _request(
         self,
@@ -124,6 +165,7 @@ class NorthflankClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         timeout: float | None = None,
+        expected: str,
     ) -> ApiAnswer:
         url = self.api_url + path
         self.debug(
@@ -137,6 +179,8 @@ class NorthflankClient:
             params=params,
             timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
             allow_redirects=False,  # a redirect could carry the token to another host
+            # True lets requests use REQUESTS_CA_BUNDLE itself; settings resolved SSL_CERT_FILE into ca_bundle.
+            verify=self.ca_bundle or True,
         )
         rate_limit = RateLimit.from_headers(response.headers)
         text = response.text
@@ -148,7 +192,10 @@ class NorthflankClient:
         if not 200 <= response.status_code < 300:
             message, error_id = _error_message(data, text, response.status_code, response.reason)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
-        return ApiAnswer(data, rate_limit, response.headers.get("date") or "")
+        content_type = response.headers.get("content-type", "")
+        if not isinstance(data, dict):
+            raise UnexpectedAnswer(response.status_code, content_type, text, expected)
+        return ApiAnswer(data, rate_limit, response.headers.get("date") or "", response.status_code, content_type)
 
 
 class _BearerToken(requests.auth.AuthBase):
@@ -185,30 +232,6 @@ def likely_cause(status: int, *, reading: bool) -> str:
     return causes.get(status, "the API refused the read" if reading else "the API refused the request")
 
 
-def explain_request_exception(error: requests.RequestException) -> tuple[str, bool]:
-    """What went wrong in words, and whether the request may have reached the API."""
-    text = repr(error)
-    if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
-        return f"the request could not be built ({error.__class__.__name__})", False
-    if isinstance(error, requests.ConnectTimeout):
-        return "connection timed out", False
-    if isinstance(error, requests.exceptions.SSLError):
-        # A handshake or certificate failure happens before anything is sent; a TLS error later may not.
-        before = any(word in text for word in ("CERTIFICATE", "certificate", "handshake", "HANDSHAKE", "VERSION"))
-        return ("TLS handshake failed" if before else "TLS error after sending"), not before
-    if isinstance(error, requests.ReadTimeout):
-        return "no answer before the read timeout", True
-    if isinstance(error, requests.ConnectionError):
-        if "Connection refused" in text:
-            return "connection refused", False
-        if "NameResolutionError" in text or "Name or service not known" in text:
-            return "the API host name does not resolve", False
-        if "NewConnectionError" in text:
-            return "could not connect", False
-        return "connection closed before an answer", True
-    return error.__class__.__name__, True
-
-
 def run_from(answer_data: Any) -> dict[str, Any] | None:
     """The run in a `{"data": {...}}` envelope (or a bare run object), when there is one."""
     if isinstance(answer_data, dict):
@@ -216,6 +239,13 @@ def run_from(answer_data: Any) -> dict[str, Any] | None:
         if isinstance(inner, dict):
             return inner
     return None
+
+
+def _expect_run(answer: ApiAnswer, run_id: str) -> None:
+    """A read or abort answer must hold this run; anything else is a failed read, not a run without news."""
+    run = run_from(answer.data)
+    if run is None or run.get("id", run_id) != run_id or not ({"id", "status"} & set(run)):
+        raise answer.unexpected(f"run {run_id} as JSON")
 
 
 def _error_message(data: Any, text: str, status: int, reason: str) -> tuple[str, str]:

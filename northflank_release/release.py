@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
-from northflank_release.github import Workflow
+from northflank_release.github import Workflow, json_output
 from northflank_release.inputs import format_duration
-from northflank_release.northflank import ApiError, NorthflankClient, run_from
+from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, run_state
 from northflank_release.settings import Settings
@@ -28,7 +27,11 @@ class Release:
         self.workflow = workflow
         self.cancellation = cancellation
         self.client = NorthflankClient(
-            settings.api_url, settings.api_token, read_timeout=settings.http_timeout, debug=workflow.debug
+            settings.api_url,
+            settings.api_token,
+            read_timeout=settings.http_timeout,
+            debug=workflow.debug,
+            ca_bundle=settings.ca_bundle,
         )
 
     def run(self) -> int:
@@ -45,7 +48,7 @@ class Release:
             check_cancelled=self.cancellation.check,
         )
         try:
-            result = trigger.run(self.request.body)
+            result = trigger.run(self.request.body, identifiable=self.request.identifiable)
         except TriggerFailed as failed:
             self.workflow.error(str(failed), title="The release flow was not triggered")
             return 1
@@ -150,7 +153,7 @@ class Release:
         self.client.session.close()
         try:
             answer = self.client.abort_run(self.target, run_id, timeout=timeout)
-        except ApiError as error:
+        except (ApiError, UnexpectedAnswer) as error:
             self.workflow.warning(str(error), title="Could not abort the run")
             return None
         except Exception as error:  # noqa: BLE001 - an abort is best effort while the job ends
@@ -185,5 +188,5 @@ def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[
         "concluded": "true" if state.concluded else "false",
         "started-at": state.started_at,
         "concluded-at": state.concluded_at,
-        "response": json.dumps(run, separators=(",", ":")) if run is not None else "",
+        "response": json_output(run) if run is not None else "",
     }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from northflank_release.settings import GitHubContext, InputProblem, Settings
+from northflank_release.settings import INPUTS_BY_NAME, GitHubContext, InputProblem, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"
 
@@ -30,14 +30,9 @@ DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%
 NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
 MAX_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
 
-# Which input a value at a body key came from, for error messages.
-_INPUT_OF_KEY = {
-    "name": "name",
-    "description": "description",
-    "arguments": "arguments",
-    "overrides": "overrides",
-    "releaseNodeOverrides": "release-node-overrides",
-}
+# The derived description ends with this word and a random marker, so a run this process created can be
+# told apart from the runs of other jobs and matrix legs of the same workflow run (same derived name).
+TRIGGER_MARKER_WORD = "trigger"
 
 
 @dataclass(frozen=True)
@@ -64,6 +59,8 @@ class RunRequest:
 
     target: Target
     body: dict[str, Any]
+    # True when the description is derived, so it carries a random marker no other trigger shares.
+    identifiable: bool = False
 
     @property
     def name(self) -> str:
@@ -79,6 +76,27 @@ class RequestError(Exception):
 def utf16_length(text: str) -> int:
     """Length as JavaScript counts it, which is how the API's minLength/maxLength apply."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def _schema() -> dict[str, Any]:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _SCHEMA
+
+
+_SCHEMA: dict[str, Any] | None = None
+
+
+def body_keys() -> list[str]:
+    """The keys the API accepts in the body: the schema is their one source."""
+    return list(_schema()["properties"])
+
+
+def input_of_key(key: str) -> str:
+    """The input a body key is given by (`releaseNodeOverrides` -> `release-node-overrides`), else request-file."""
+    name = re.sub(r"[A-Z]", lambda upper: "-" + upper.group().lower(), key)
+    return name if key in body_keys() and name in INPUTS_BY_NAME else "request-file"
 
 
 def build_request(settings: Settings, context: GitHubContext, now: datetime | None = None) -> RunRequest:
@@ -99,13 +117,15 @@ def build_request(settings: Settings, context: GitHubContext, now: datetime | No
         body["description"] = settings.run_description
     if "name" not in body:
         body["name"] = derive_run_name(context, now)
-    if "description" not in body:
+    identifiable = "description" not in body
+    if identifiable:
         body["description"] = derive_description(context)
 
     problems = validate_body(body)
     if problems:
         raise RequestError(problems)
-    return RunRequest(Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id), body)
+    target = Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id)
+    return RunRequest(target, body, identifiable)
 
 
 def slug(text: str) -> str:
@@ -127,10 +147,14 @@ def derive_run_name(context: GitHubContext, now: datetime | None = None) -> str:
     return _valid_name(context.ref_name, "ref-", NAME_MAX - len(suffix)) + suffix
 
 
-def derive_description(context: GitHubContext) -> str:
-    """Say where the run came from, within the description pattern (no '@' or '#')."""
+def derive_description(context: GitHubContext, marker: str | None = None) -> str:
+    """Say where the run came from, within the description pattern (no '@' or '#'), ending with a marker.
+
+    The marker (random unless given) makes this trigger identifiable among runs of the same name.
+    """
+    ending = f", {TRIGGER_MARKER_WORD} {marker or secrets.token_hex(4)}"
     if not context.repository:
-        return "Triggered by the Northflank release action outside GitHub Actions"
+        return "Triggered by the Northflank release action outside GitHub Actions" + ending
     parts = [f"Triggered by {context.repository}"]
     if context.ref_name:
         parts.append(f"{context.ref_type or 'ref'} {context.ref_name}")
@@ -139,9 +163,11 @@ def derive_description(context: GitHubContext) -> str:
     if context.run_number:
         workflow = f"workflow {context.workflow} " if context.workflow else "workflow "
         parts.append(f"{workflow}run {context.run_number}")
+    if context.job:
+        parts.append(f"job {context.job}")
     text = ", ".join(parts)
     allowed = "".join(ch if DESCRIPTION_PATTERN.fullmatch(ch) else "-" for ch in text)
-    return allowed[:DESCRIPTION_MAX].strip()
+    return allowed[: DESCRIPTION_MAX - len(ending)].strip() + ending
 
 
 def suggest_name(name: str) -> str:
@@ -236,16 +262,18 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
 
 
 def _problem_at(path: list[str], what: str) -> InputProblem:
-    input_name = _INPUT_OF_KEY.get(path[0], "request-file") if path else "request-file"
+    input_name = input_of_key(path[0]) if path else "request-file"
     where = ("/".join(path) if len(path) <= 6 else "/".join(path[:5]) + "/...") or "the top level"
     return InputProblem(input_name, f"{input_name}: the value at {where} {what}")
 
 
 def _schema_problem(path: list[str], validator: Any, message: str, instance: Any) -> InputProblem:
     if not path and validator == "additionalProperties":
+        unknown = sorted(set(instance) - set(body_keys()))
         return InputProblem(
             "request-file",
-            f"request body has unknown key(s): {message}; the API accepts only {', '.join(_INPUT_OF_KEY)}",
+            f"request-file has unknown key(s) {', '.join(map(repr, unknown))}: "
+            f"the API accepts only {', '.join(body_keys())}",
         )
     if validator == "type":
         message = f"it must be a JSON object ({{...}}), not {json.dumps(instance)[:60]}"
@@ -261,6 +289,5 @@ def _schema_validator() -> Any:
         # jsonschema costs ~100 ms to import, so it loads only once a body is validated.
         from jsonschema import Draft202012Validator
 
-        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-        _VALIDATOR = Draft202012Validator(schema)
+        _VALIDATOR = Draft202012Validator(_schema())
     return _VALIDATOR

@@ -27,6 +27,9 @@ KNOWN_STATUSES = frozenset(
 )
 
 
+TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
+
+
 @dataclass(frozen=True)
 class RunState:
     status: str
@@ -39,7 +42,10 @@ def run_state(run: dict[str, Any] | None) -> RunState:
     if not run:
         return RunState("unknown", False, "", "")
     status = str(run.get("status") or "unknown")
-    concluded = run.get("concluded") is True
+    concluded = run.get("concluded")
+    if not isinstance(concluded, bool):
+        # The field is documented, but an answer without it (or with "true") must not wait for the timeout.
+        concluded = status in TERMINAL_STATUSES
     return RunState(status, concluded, _text(run.get("startedAt")), _text(run.get("concludedAt")))
 
 

@@ -1,7 +1,17 @@
 """The environment, read once into typed, immutable settings.
 
-This is the only module that reads NORTHFLANK_* and GITHUB_* variables. Every problem with them is
-collected (not just the first) so a user fixes all their inputs in one go.
+This is the only module that reads INPUT_*, NORTHFLANK_* and GITHUB_* variables. Every problem with them
+is collected (not just the first) so a user fixes all their inputs in one go.
+
+Where an input comes from, as GitHub's runner really behaves (actions/runner):
+- src/Runner.Worker/ActionRunner.cs fills every declared input from `with:` or its action.yml default, and
+  builds the step environment from the env context: the workflow's, job's and step's `env:` and GITHUB_ENV;
+- src/Runner.Worker/Handlers/Handler.cs (AddInputsToEnvironment) sets `INPUT_<NAME>` for each input,
+  upper-cased with spaces as `_` and hyphens kept (`INPUT_API-TOKEN`), overwriting;
+- src/Runner.Worker/Handlers/ContainerActionHandler.cs adds a `runs.env` key only when the step's
+  environment lacks it, so a job-level NORTHFLANK_STAGE would beat `with: stage`.
+So `INPUT_<NAME>` is read first (it is what `with:` says), and NORTHFLANK_* only where the runner set no
+input value: `docker run -e NORTHFLANK_...`, other CI, a `docker://` step without that `with:` key.
 """
 
 from __future__ import annotations
@@ -65,13 +75,25 @@ INPUTS: tuple[Input, ...] = (
 )
 INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
 
+
+def input_variable(name: str) -> str:
+    """The variable the runner sets for an input: `api-token` -> `INPUT_API-TOKEN` (Handler.cs)."""
+    return "INPUT_" + name.replace(" ", "_").upper()
+
+
+# Both places a token can arrive from; each is masked before anything is printed.
+TOKEN_VARIABLES = (input_variable("api-token"), INPUTS_BY_NAME["api-token"].env)
+
+# CA bundles to trust instead of the default, in requests' own order, then OpenSSL's variable (which
+# requests alone ignores): self-hosted runners behind TLS inspection set one of these.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
 # Advanced tuning, not action inputs: read from the environment for self-hosted APIs and for tests.
 HTTP_TIMEOUT_ENV = "NORTHFLANK_HTTP_TIMEOUT"
 TRIGGER_RETRY_SECONDS_ENV = "NORTHFLANK_TRIGGER_RETRY_SECONDS"
 
 STAGES = ("development", "staging", "production")
 MAX_TIMEOUT_SECONDS = 6 * 3600.0  # a GitHub job's own limit
-REQUEST_BODY_KEYS = ("name", "description", "arguments", "overrides", "releaseNodeOverrides")
 
 # A token travels in an HTTP header: printable ASCII, no whitespace.
 _TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
@@ -108,6 +130,7 @@ class GitHubContext:
     run_id: str = ""
     run_number: str = ""
     run_attempt: str = ""
+    job: str = ""
     in_actions: bool = False
     debug: bool = False
 
@@ -133,6 +156,7 @@ class Settings:
     dry_run: bool
     http_timeout: float
     trigger_retry_seconds: float
+    ca_bundle: str = ""
 
 
 def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
@@ -145,6 +169,7 @@ def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
         run_id=environ.get("GITHUB_RUN_ID", ""),
         run_number=environ.get("GITHUB_RUN_NUMBER", ""),
         run_attempt=environ.get("GITHUB_RUN_ATTEMPT", ""),
+        job=environ.get("GITHUB_JOB", ""),
         in_actions=environ.get("GITHUB_ACTIONS") == "true",
         debug=environ.get("RUNNER_DEBUG") == "1",
     )
@@ -159,7 +184,9 @@ class _Reader:
 
     def raw(self, name: str) -> str:
         spec = INPUTS_BY_NAME[name]
-        value = self.environ.get(spec.env, "")
+        value = self.environ.get(input_variable(name), "")
+        if not value.strip():
+            value = self.environ.get(spec.env, "")
         return value if value.strip() else spec.default
 
     def text(self, name: str) -> str:
@@ -187,6 +214,21 @@ class _Reader:
             return None
         result: dict[str, Any] | None = self.parsed(name, parse, None)
         return result
+
+
+def shadowed_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, input) pairs where a NORTHFLANK_* variable differs from what `with:` gave the input.
+
+    Inside Actions that variable comes from the workflow's or job's `env:` (or GITHUB_ENV): the input wins,
+    and the user is told, by name only, since the values may be secrets.
+    """
+    shadowed = []
+    for spec in INPUTS:
+        given = environ.get(input_variable(spec.name), "").strip()
+        other = environ.get(spec.env)
+        if given and other is not None and other.strip() != given:
+            shadowed.append((spec.env, spec.name))
+    return shadowed
 
 
 def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> Settings:
@@ -240,6 +282,7 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
         dry_run=dry_run,
         http_timeout=_read_tuning(environ, reader, HTTP_TIMEOUT_ENV, 30.0),
         trigger_retry_seconds=_read_tuning(environ, reader, TRIGGER_RETRY_SECONDS_ENV, 120.0),
+        ca_bundle=_read_ca_bundle(environ, reader),
     )
     if reader.problems:
         raise SettingsError(reader.problems, settings)
@@ -308,14 +351,26 @@ def _read_request_file(reader: _Reader, workspace: str) -> dict[str, Any] | None
     except InputFormatError as error:
         reader.problem("request-file", f"request-file {value!r} {error}")
         return None
-    unknown = sorted(set(body) - set(REQUEST_BODY_KEYS))
-    if unknown:
-        reader.problem(
-            "request-file",
-            f"request-file {value!r} has unknown key(s) {', '.join(map(repr, unknown))}: "
-            f"the API accepts only {', '.join(REQUEST_BODY_KEYS)}",
-        )
+    # Unknown keys are the schema's to report (request.validate_body), so the body's keys live in one place.
     return body
+
+
+def _read_ca_bundle(environ: Mapping[str, str], reader: _Reader) -> str:
+    for variable in CA_BUNDLE_VARIABLES:
+        path = environ.get(variable, "").strip()
+        if not path:
+            continue
+        if not Path(path).exists():
+            reader.problems.append(
+                InputProblem(
+                    variable,
+                    f"{variable} names {path!r}, which does not exist in the action's container: put the CA bundle "
+                    f"in the workspace and point {variable} at it there (/github/workspace/...), or unset it",
+                )
+            )
+            return ""
+        return path
+    return ""
 
 
 def _read_tuning(environ: Mapping[str, str], reader: _Reader, variable: str, default: float) -> float:

@@ -3,12 +3,15 @@
 Northflank has no idempotency key, so every failed attempt is classified:
 - not created (connection refused, DNS failure, TLS handshake failure, connect timeout, 429, 503):
   retry after a backoff;
-- maybe created (read timeout, connection dropped after sending, 500, 502, 504, a 200 without a run id):
-  look the run up by its name, created after this trigger started, for a settling time (longer when the
-  API may still be working on the request: a read timeout, a dropped connection, a 504); adopt it, or
-  retry only if it never appears; a 200 is never sent again;
-- refused (400, 401, 403, 404, 409, any other 4xx, a request that could not be built): no retry.
-The whole phase is bounded in attempts and seconds, and a cancellation stops it between requests.
+- maybe created (read timeout, connection dropped after sending, 500, 502, 504): look the run up
+  (lookup.py) for a settling time (longer when the API may still be working on the request: a read
+  timeout, a dropped connection, a 504); adopt it when it is provably this trigger's, retry only when the
+  list proves it was not created, and otherwise fail without resending;
+- answered but unreadable (a 2xx that is not the API's JSON, or JSON without the run's id): never sent
+  again; the run is looked up, and a body that was not the API's JSON fails the step when it is not found;
+- refused (400, 401, 403, 404, 409, any other 4xx, a proxy refusing the tunnel, an unverifiable TLS
+  certificate, a request that could not be built): no retry.
+The whole phase is bounded in attempts, seconds and list reads, and a cancellation stops it between requests.
 """
 
 from __future__ import annotations
@@ -17,24 +20,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import requests
 
-from northflank_release.northflank import (
-    ApiError,
-    NorthflankClient,
-    explain_request_exception,
-    likely_cause,
-    run_from,
-)
+from northflank_release import lookup
+from northflank_release.network import explain
+from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
 from northflank_release.request import Target
 
 NOT_CREATED_STATUSES = frozenset({429, 503})
-# The API's clock and ours differ by the Date header's one-second resolution plus transit.
-CLOCK_SLACK_SECONDS = 2.0
 LOOKUP_READ_ATTEMPTS = 3
+MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
 SETTLE_SECONDS = 3.0
@@ -83,9 +80,17 @@ class Trigger:
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
 
-    def run(self, body: dict[str, Any]) -> TriggerResult:
+    def run(self, body: dict[str, Any], *, identifiable: bool) -> TriggerResult:
+        """Send the body once; `identifiable` says its description carries this trigger's random marker."""
         name = str(body.get("name", ""))
-        started_wall = self.wall_clock()
+        arguments = body.get("arguments")
+        identity = lookup.Identity(
+            name=name,
+            description=str(body.get("description", "")),
+            arguments=arguments if isinstance(arguments, dict) else {},
+            started_wall=self.wall_clock(),
+            unique=identifiable,
+        )
         deadline = self.clock() + self.policy.max_seconds
         tried: list[str] = []
         last = ""
@@ -96,23 +101,30 @@ class Trigger:
                 answer = self.client.trigger(self.target, body)
             except ApiError as error:
                 failure = _classify_status(error)
+            except UnexpectedAnswer as error:
+                return self._answered_unreadably(error, identity)
             except requests.RequestException as error:
                 failure = _classify_exception(error)
             else:
-                return self._accepted(answer.data, name, started_wall)
+                return self._accepted(answer.data, identity)
 
             tried.append(failure.text.split(":")[0])
             last = failure.text
             if failure.outcome == "refused":
                 raise TriggerFailed(f"Northflank answered {failure.text}.") from None
+            if failure.outcome == "unsent":
+                raise TriggerFailed(f"Could not send the request: {failure.text}.") from None
             if failure.outcome in ("maybe", "maybe-slow"):
                 self.log(f"Attempt {attempt}: {last}. The run may have been created; looking for it before retrying.")
                 # A request the API may still be processing can create its run after the client gave up on it.
                 settle = self._slow_settle_seconds() if failure.outcome == "maybe-slow" else SETTLE_SECONDS
-                found = self._lookup(name, started_wall, min(settle, max(0.0, deadline - self.clock())))
-                if found:
-                    self.log(f"Found run {found.get('id')} created by attempt {attempt}; using it (no second run).")
-                    return TriggerResult(found, str(found["id"]))
+                walk = self._lookup(identity, min(settle, max(0.0, deadline - self.clock())))
+                if walk.found:
+                    self.log(
+                        f"Found run {walk.found.get('id')} created by attempt {attempt}; using it (no second run)."
+                    )
+                    return TriggerResult(walk.found, str(walk.found["id"]))
+                self._refuse_to_guess(walk, identity, f"the answer to attempt {attempt} was lost ({last})")
             delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
             if attempt == self.policy.max_attempts or delay > deadline - self.clock():
                 break
@@ -124,26 +136,55 @@ class Trigger:
             f"({', '.join(tried)}); last: {last}. No run named {name!r} was found."
         )
 
-    def _accepted(self, data: Any, name: str, started_wall: float) -> TriggerResult:
+    def _accepted(self, data: dict[str, Any], identity: lookup.Identity) -> TriggerResult:
         run = run_from(data)
         if run and run.get("id"):
             return TriggerResult(run, str(run["id"]))
-        # Accepted, but the answer does not say which run: it exists, so never send it again.
+        # Accepted in the API's own JSON, but without saying which run: it exists, so never send it again.
         self.log("The API accepted the run but its answer has no run id; looking the run up by name.")
         try:
-            found = self._lookup(name, started_wall, SETTLE_SECONDS)
-        except TriggerFailed:
-            found = None
-        if found:
-            return TriggerResult(found, str(found["id"]))
+            walk = self._lookup(identity, SETTLE_SECONDS)
+        except TriggerFailed as failed:
+            return TriggerResult(None, "", notes=[f"The API accepted the run but did not say its id. {failed}"])
+        if walk.found:
+            return TriggerResult(walk.found, str(walk.found["id"]))
+        if walk.candidates:
+            why = f"runs {_ids(walk.candidates)} match it, but another job could have created them"
+        else:
+            why = f"no run named {identity.name!r} could be found in the runs list"
         return TriggerResult(
-            None,
-            "",
-            notes=[
-                f"The API accepted the run but did not say its id, and no run named {name!r} could be found "
-                "in the runs list; run-id is empty."
-            ],
+            None, "", notes=[f"The API accepted the run but did not say its id, and {why}; run-id is empty."]
         )
+
+    def _answered_unreadably(self, error: UnexpectedAnswer, identity: lookup.Identity) -> TriggerResult:
+        """A 2xx that is not the API's JSON: maybe the API behind a mangling proxy, maybe a sign-in page."""
+        self.log(f"The trigger was answered with {error}; looking for the run before deciding anything.")
+        walk = self._lookup(identity, SETTLE_SECONDS)
+        if walk.found:
+            self.log(f"Found run {walk.found.get('id')}; using it (no second run).")
+            return TriggerResult(walk.found, str(walk.found["id"]))
+        self._refuse_to_guess(walk, identity, f"the trigger was answered with {error}")
+        raise TriggerFailed(
+            f"The trigger was answered with {error}. No run from this job was found in the runs list. Not sending "
+            "the request again, since it may have been accepted: look at the pipeline's release flow runs in "
+            "Northflank, and check that api-url reaches the Northflank API."
+        )
+
+    def _refuse_to_guess(self, walk: lookup.Walk, identity: lookup.Identity, what: str) -> None:
+        """Fail when the list cannot prove the run absent: resending could deploy twice, adopting could lie."""
+        if walk.candidates:
+            raise TriggerFailed(
+                f"{what[0].upper()}{what[1:]}. Run(s) {_ids(walk.candidates)} match the request, but with a "
+                "description of your own the action cannot tell whether this job or another one (a matrix leg, "
+                "a re-run) created them. Not adopting them and not sending again: look at the pipeline's release "
+                "flow runs in Northflank. Leave description empty to let the action mark its runs uniquely."
+            )
+        if not walk.complete:
+            raise TriggerFailed(
+                f"{what[0].upper()}{what[1:]}. The runs list is longer than the {walk.pages} page(s) the action may "
+                "read, and not ordered newest first, so it could not check whether the run was created. Not sending "
+                "again, so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
+            )
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
@@ -153,45 +194,50 @@ class Trigger:
     def _slow_settle_seconds(self) -> float:
         return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
 
-    def _lookup(self, name: str, started_wall: float, settle: float) -> dict[str, Any] | None:
-        """Look for the run for up to `settle` seconds, since a new run may take a moment to be listed."""
+    def _lookup(self, identity: lookup.Identity, settle: float) -> lookup.Walk:
+        """Walk the list for up to `settle` seconds, since a new run may take a moment to be listed."""
         give_up = self.clock() + settle
         pause = 1.0
         while True:
-            found = self._lookup_once(name, started_wall)
+            walk = self._walk_once(identity)
             remaining = give_up - self.clock()
-            if found or remaining <= 0:
-                return found
+            if walk.found or walk.candidates or not walk.complete or remaining <= 0:
+                return walk
             self.sleep(min(pause, remaining))
             pause = min(pause * 2, 5.0)
 
-    def _lookup_once(self, name: str, started_wall: float) -> dict[str, Any] | None:
-        """The run with this name created after the trigger started, by the API's own clock."""
+    def _walk_once(self, identity: lookup.Identity) -> lookup.Walk:
+        last = ""
         for attempt in range(1, LOOKUP_READ_ATTEMPTS + 1):
             self.check_cancelled()
+            budget = MAX_LIST_READS - self.client.list_reads
+            if budget <= 0:
+                last = f"the {MAX_LIST_READS} list reads one trigger may use are spent"
+                break
             try:
-                return self._find(name, started_wall)
+                walk = lookup.walk(self.client, self.target, identity, self.wall_clock(), min(budget, lookup.MAX_PAGES))
             except ApiError as error:
-                self.log(f"Reading the runs list failed ({error}).")
+                last = str(error)
+            except UnexpectedAnswer as error:
+                last = str(error)
             except requests.RequestException as error:
-                self.log(f"Reading the runs list failed ({explain_request_exception(error)[0]}).")
+                problem = explain(error)
+                last = problem.text
+                if problem.persistent:
+                    break
+            else:
+                return walk
+            self.log(f"Reading the runs list failed ({last}).")
             if attempt < LOOKUP_READ_ATTEMPTS:
                 self.sleep(self.policy.base_delay * 2**attempt)
         raise TriggerFailed(
-            "The run may have been created, and the runs list could not be read to check. Not retrying, "
-            "so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
+            f"The run may have been created, and the runs list could not be read to check (last: {last}). Not "
+            "retrying, so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
         )
 
-    def _find(self, name: str, started_wall: float) -> dict[str, Any] | None:
-        for run, answer in self.client.list_runs(self.target):
-            if run.get("name") != name or not run.get("id"):
-                continue
-            created = parse_timestamp(run.get("createdAt"))
-            # Compare in the API's clock: shift our start by the skew its Date header shows.
-            skew = (answer.server_time - self.wall_clock()) if answer.server_time is not None else 0.0
-            if created is not None and created >= started_wall + skew - CLOCK_SLACK_SECONDS:
-                return run
-        return None
+
+def _ids(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(str(run.get("id")) for run in runs[:5]) + (" and more" if len(runs) > 5 else "")
 
 
 def _classify_status(error: ApiError) -> _Failure:
@@ -206,17 +252,7 @@ def _classify_status(error: ApiError) -> _Failure:
 
 
 def _classify_exception(error: requests.RequestException) -> _Failure:
-    text, may_have_arrived = explain_request_exception(error)
-    if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
-        return _Failure("refused", text)  # the same request would fail the same way
-    return _Failure("maybe-slow" if may_have_arrived else "not-created", text)
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Northflank writes `2021-01-01 12:01:00.000Z` (a space, not T); accept ISO 8601 too."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    problem = explain(error)
+    if problem.may_have_arrived:
+        return _Failure("maybe-slow", problem.text)
+    return _Failure("unsent" if problem.persistent else "not-created", problem.text)

@@ -16,11 +16,12 @@ import requests
 
 from northflank_release.cancellation import Cancellation
 from northflank_release.inputs import format_duration
+from northflank_release.network import explain
 from northflank_release.northflank import (
     ApiError,
     NorthflankClient,
     RateLimit,
-    explain_request_exception,
+    UnexpectedAnswer,
     likely_cause,
     run_from,
 )
@@ -90,10 +91,17 @@ class Waiter:
                 else:
                     first_error_at = first_error_at if first_error_at is not None else self.clock()
                     delay = self._after_read_error(str(error), first_error_at, max(delay, interval))
-            except requests.RequestException as error:
+            except UnexpectedAnswer as error:
+                # Maybe a gateway's passing hiccup, maybe a sign-in page for good: the read-error bound decides.
                 first_error_at = first_error_at if first_error_at is not None else self.clock()
-                text = explain_request_exception(error)[0]
-                delay = self._after_read_error(text, first_error_at, max(delay, interval))
+                delay = self._after_read_error(str(error), first_error_at, max(delay, interval))
+            except requests.RequestException as error:
+                problem = explain(error)
+                if problem.persistent:
+                    message = f"Could not read the run's status: {problem.text}."
+                    return WaitResult(last_run, "read-failed", self.clock() - start, message)
+                first_error_at = first_error_at if first_error_at is not None else self.clock()
+                delay = self._after_read_error(problem.text, first_error_at, max(delay, interval))
             else:
                 first_error_at = None
                 run = run_from(answer.data)

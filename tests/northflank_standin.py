@@ -19,6 +19,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -44,9 +45,9 @@ STAGES = frozenset({"development", "staging", "production"})
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
 NODE_REFS = ("build", "deploy")
 ROUTES = ("trigger", "get", "list", "abort")
-FAULT_KINDS = frozenset({"status", "html", "drop", "delay", "empty", "not_json", "no_id"})
+FAULT_KINDS = frozenset({"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape"})
 # Kinds that answer as if the request had been processed, so the run always exists.
-_PROCESSING_KINDS = frozenset({"delay", "empty", "not_json", "no_id"})
+_PROCESSING_KINDS = frozenset({"delay", "empty", "not_json", "no_id", "truncated", "shape"})
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
@@ -158,7 +159,11 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """One injected misbehaviour, applied to the next `times` requests that match method + route.
+    """One injected misbehaviour, applied to the next `times` requests that match method + route (and whose
+    body contains `match`, when given: how a test aims at one matrix leg of several).
+
+    "truncated" cuts the real JSON answer in half; "shape" answers 200 with JSON of another shape; "html"
+    with status=200 is a sign-in page or captive portal answering in the API's place.
 
     A matching fault decides the answer whatever the request held. For "trigger", the
     run is created (after the usual checks) when `create_first` is set or the kind is
@@ -176,6 +181,7 @@ class Fault:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "injected fault"
+    match: str = ""
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -331,6 +337,9 @@ class NorthflankStandin:
         self.ratelimit_limit = 1000
         self.ratelimit_remaining: int | None = None
         self.ratelimit_reset = 3600
+        self.omit_fields: set[str] = set()  # run fields left out of every answer (an API that omits them)
+        self.connections = 0  # TCP connections accepted, TLS handshakes that failed included
+        self.tls: tuple[Path, Path] | None = None  # (certificate chain, key): serve https with them
         self.known_projects: set[str] | None = None
         self.known_pipelines: set[str] | None = None
         self.team_id: str | None = None
@@ -353,6 +362,12 @@ class NorthflankStandin:
             raise RuntimeError("the stand-in is already running")
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.standin = self
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            # The handshake runs in each handler thread (do_handshake_on_connect off), so a client that
+            # refuses the certificate cannot stall the accept loop.
+            server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -387,7 +402,8 @@ class NorthflankStandin:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the stand-in is not running: call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     # -- test controls --
 
@@ -448,10 +464,10 @@ class NorthflankStandin:
         with self._lock:
             self.requests.append(request)
 
-    def _take_fault(self, method: str, route: str | None) -> Fault | None:
+    def _take_fault(self, method: str, route: str | None, body: str) -> Fault | None:
         with self._lock:
             for index, fault in enumerate(self.faults):
-                if fault.method == method and fault.route == route:
+                if fault.method == method and fault.route == route and fault.match in body:
                     fault.times -= 1
                     if fault.times <= 0:
                         del self.faults[index]
@@ -472,7 +488,7 @@ class NorthflankStandin:
     def handle(self, request: RecordedRequest, body: bytes) -> _Answer:
         """Decide the answer to one request; recording has already happened."""
         route = route_of(request.method, request.path)
-        fault = self._take_fault(request.method, route)
+        fault = self._take_fault(request.method, route, request.body_text)
         if fault is None:
             answer = self._process(request, body, route)
         elif fault.kind == "delay" and not fault.create_first:
@@ -484,6 +500,8 @@ class NorthflankStandin:
             answer = self._misbehave(fault, answer)
         else:
             answer = self._misbehave(fault, None)
+        if self.omit_fields and answer.status == 200 and fault is None:
+            answer = _without_fields(answer, self.omit_fields)
         with self._lock:
             headers = self._ratelimit_headers()
         headers.update(answer.headers)
@@ -512,6 +530,11 @@ class NorthflankStandin:
             return processed
         if fault.kind == "empty":
             return _Answer(200)
+        if fault.kind == "truncated":
+            assert processed is not None
+            return _Answer(200, processed.body[: len(processed.body) // 2])
+        if fault.kind == "shape":
+            return _Answer.json(200, {"result": "ok", "items": []})
         if fault.kind == "not_json":
             return _Answer(200, b"success", "text/plain; charset=utf-8")
         return _Answer.json(200, {"data": {}})  # "no_id"
@@ -751,13 +774,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _without_fields(answer: _Answer, fields: set[str]) -> _Answer:
+    """The answer with these fields removed from its run (or from every run of a list)."""
+    payload = json.loads(answer.body)
+    data = payload.get("data") if isinstance(payload, dict) else None
+    runs = data.get("runs", [data]) if isinstance(data, dict) else []
+    for run in runs:
+        for name in fields:
+            run.pop(name, None)
+    trimmed = _Answer.json(answer.status, payload)
+    trimmed.headers = answer.headers
+    return trimmed
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     standin: NorthflankStandin
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        with self.standin._lock:
+            self.standin.connections += 1
+        return connection, address
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or hang up mid-answer are part of the tests, not news.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 

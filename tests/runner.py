@@ -1,8 +1,14 @@
 """Run the action the way the GitHub runner runs a container action, and read what it leaves behind.
 
-The environment comes from action.yml's `runs.env` with `${{ inputs.x }}` filled in (defaults for inputs
-not given), plus `INPUT_<NAME>` variables and the `GITHUB_*` context. The outputs and summary files are
-real files, parsed with the runner's own rules.
+The environment is built in the runner's order (actions/runner):
+- src/Runner.Worker/ActionRunner.cs: the step environment starts from the env context, which holds the
+  workflow's, job's and step's `env:` and GITHUB_ENV (`job_env` here), and every declared input gets its
+  `with:` value or its action.yml default;
+- src/Runner.Worker/Handlers/Handler.cs (AddInputsToEnvironment): `INPUT_<NAME>` for each input, upper-cased,
+  spaces as `_`, hyphens kept, overwriting whatever was there;
+- src/Runner.Worker/Handlers/ContainerActionHandler.cs: action.yml's `runs.env`, `${{ inputs.x }}` filled in,
+  added only for keys the step environment does not already have; then the GITHUB_* context variables.
+The outputs and summary files are real files, parsed with the runner's own rules.
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ from tests.northflank_standin import NorthflankStandin
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRYPOINT = REPO / "entrypoint.py"
+# The interpreter flags of the image's ENTRYPOINT (["python", flags..., "/action/entrypoint.py"]), so the
+# emulation runs Python exactly as the container does.
+_ENTRYPOINT_LINE = next(
+    line for line in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines() if line.startswith("ENTRYPOINT")
+)
+INTERPRETER_FLAGS: list[str] = json.loads(_ENTRYPOINT_LINE.removeprefix("ENTRYPOINT"))[1:-1]
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 _INPUT_REF = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}")
 
@@ -60,9 +72,19 @@ def runs_env(inputs: Mapping[str, str]) -> dict[str, str]:
 def input_variables(inputs: Mapping[str, str]) -> dict[str, str]:
     declared: dict[str, Any] = ACTION["inputs"]
     return {
-        f"INPUT_{name.upper().replace(' ', '_')}": inputs.get(name, str(spec.get("default", "")))
+        f"INPUT_{name.replace(' ', '_').upper()}": inputs.get(name, str(spec.get("default", "")))
         for name, spec in declared.items()
     }
+
+
+def step_environment(
+    inputs: Mapping[str, str], context: Mapping[str, str], job_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What the runner hands a container action, in the runner's order (see the module docstring)."""
+    env = {**(job_env or {}), **input_variables(inputs)}
+    for key, value in runs_env(inputs).items():
+        env.setdefault(key, value)  # ContainerActionHandler: `if (!this.Environment.ContainsKey(env.Key))`
+    return {**env, **context}
 
 
 def parse_file_commands(text: str) -> dict[str, str]:
@@ -157,7 +179,8 @@ class StartedAction:
             summary=self.summary_file.read_text(encoding="utf-8"),
             raw_outputs=raw,
         )
-        assert_token_not_leaked(result, self.env.get("NORTHFLANK_API_TOKEN", ""))
+        for variable in ("INPUT_API-TOKEN", "NORTHFLANK_API_TOKEN"):
+            assert_token_not_leaked(result, self.env.get(variable, ""))
         return result
 
 
@@ -165,34 +188,42 @@ def start_action(
     tmp_path: Path,
     inputs: Mapping[str, str],
     *,
-    extra_env: Mapping[str, str] | None = None,
+    job_env: Mapping[str, str] | None = None,
     context: Mapping[str, str] | None = None,
     outside_github: bool = False,
+    docker_step: bool = False,
     args: list[str] | None = None,
 ) -> StartedAction:
-    """Start entrypoint.py as a subprocess with the environment the runner would give the container."""
+    """Start entrypoint.py as a subprocess with the environment the runner would give the container.
+
+    `job_env` is the workflow's, job's and step's `env:` (and GITHUB_ENV): it comes before `with:` and
+    `runs.env` exactly as the runner orders them; outside GitHub it is just more variables.
+    `docker_step` runs it as `uses: docker://image`: no action.yml, so ActionRunner.cs merges no defaults
+    and there is no runs.env; only the `with:` keys given become INPUT_<NAME>.
+    """
     workspace, file_commands = tmp_path / "workspace", tmp_path / "file_commands"
     workspace.mkdir(exist_ok=True)
     file_commands.mkdir(exist_ok=True)
     outputs_file, summary_file = file_commands / "set_output", file_commands / "step_summary"
     outputs_file.touch()
     summary_file.touch()
-    runner = {
+    runner_context = {
         **(GITHUB_CONTEXT if context is None else context),
         "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_OUTPUT": str(outputs_file),
         "GITHUB_STEP_SUMMARY": str(summary_file),
-        **input_variables(inputs),
     }
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        **({} if outside_github else runner),
-        **runs_env(inputs),
-        **(extra_env or {}),
-    }
+    if outside_github:
+        # `docker run -e NORTHFLANK_...` or another CI: only the variables, whatever else the shell has.
+        launched = {**runs_env(inputs), **(job_env or {})}
+    elif docker_step:
+        given = {f"INPUT_{name.replace(' ', '_').upper()}": value for name, value in inputs.items()}
+        launched = {**(job_env or {}), **given, **runner_context}
+    else:
+        launched = step_environment(inputs, runner_context, job_env)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **launched}
     process = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT), *(args or [])],
+        [sys.executable, *INTERPRETER_FLAGS, str(ENTRYPOINT), *(args or [])],
         env=env,
         cwd=workspace,
         stdout=subprocess.PIPE,
@@ -206,15 +237,22 @@ def run_action(
     tmp_path: Path,
     inputs: Mapping[str, str],
     *,
-    extra_env: Mapping[str, str] | None = None,
+    job_env: Mapping[str, str] | None = None,
     context: Mapping[str, str] | None = None,
     outside_github: bool = False,
+    docker_step: bool = False,
     args: list[str] | None = None,
     timeout: float = 60,
 ) -> ActionRun:
     """Run the action to its end; see start_action."""
     started = start_action(
-        tmp_path, inputs, extra_env=extra_env, context=context, outside_github=outside_github, args=args
+        tmp_path,
+        inputs,
+        job_env=job_env,
+        context=context,
+        outside_github=outside_github,
+        docker_step=docker_step,
+        args=args,
     )
     return started.finish(timeout)
 
@@ -240,8 +278,10 @@ def assert_token_not_leaked(result: ActionRun, token: str) -> None:
     leaks = [place for place, leaked in places.items() if leaked]
     assert not leaks, f"the API token leaked into: {', '.join(leaks)}"
     if stdout_lines:
-        first_line = result.stdout.splitlines()[0]
-        assert first_line in allowed, "add-mask must come before anything else is printed"
+        lines = result.stdout.splitlines()
+        before = lines[: lines.index(stdout_lines[0])]
+        assert stdout_lines[0] in allowed, "add-mask must come before anything else is printed"
+        assert all(line.startswith("::add-mask") for line in before), "add-mask must come before anything else"
 
 
 def trigger_bodies(standin: NorthflankStandin) -> list[dict[str, Any]]:

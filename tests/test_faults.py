@@ -1,9 +1,10 @@
-"""Fault injection, end to end: every way the trigger's answer can go wrong, never two runs, never a lost one.
+"""Fault injection, end to end: every way an answer can go wrong, on every route the action reads.
 
-Each case runs entrypoint.py against the stand-in with one injected fault and checks how many runs exist
+Each case runs entrypoint.py against the stand-in with injected faults and checks how many runs exist
 afterwards, that `run-id` names the run when there is one, the exit status, and that the error text (or
-the log, when the action recovered) names the cause. A tally of duplicates and lost runs is printed at the
-end of the module.
+the log, when the action recovered) names the cause. The tally printed at the end of the module counts
+duplicates (a second run), lost runs (a run exists, the job went green without naming it), adopted runs
+(run-id names a run this job did not create: another matrix leg's, an older namesake) and the requests used.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Outcome:
     case: str
     new_runs: int
     run_id_named: bool  # False when a run exists but `run-id` does not name it
+    failed: bool  # the job failed, so a run it could not name was at least not hidden behind a green job
+    adopted: bool  # `run-id` names a run this job did not create
+    requests: int  # requests the stand-in received
 
     @property
     def duplicate(self) -> bool:
@@ -42,7 +46,7 @@ class Outcome:
 
     @property
     def lost(self) -> bool:
-        return self.new_runs >= 1 and not self.run_id_named
+        return self.new_runs >= 1 and not self.run_id_named and not self.failed
 
 
 OUTCOMES: list[Outcome] = []
@@ -51,7 +55,12 @@ OUTCOMES: list[Outcome] = []
 def tally_line() -> str:
     duplicates = sum(outcome.duplicate for outcome in OUTCOMES)
     lost = sum(outcome.lost for outcome in OUTCOMES)
-    return f"fault-injection tally: {len(OUTCOMES)} cases, {duplicates} duplicates, {lost} lost runs"
+    adopted = sum(outcome.adopted for outcome in OUTCOMES)
+    used = sum(outcome.requests for outcome in OUTCOMES)
+    return (
+        f"fault-injection tally: {len(OUTCOMES)} cases, {duplicates} duplicates, {lost} lost runs, "
+        f"{adopted} adopted runs, {used} requests"
+    )
 
 
 class _TallyReporter:
@@ -76,11 +85,28 @@ def new_runs(standin: NorthflankStandin, before: set[str]) -> list[dict[str, Any
     return [run for run in standin.runs() if run["id"] not in before]
 
 
-def record(case: str, standin: NorthflankStandin, before: set[str], result: ActionRun) -> list[dict[str, Any]]:
-    """Count the case in the tally (before any assertion can fail) and return the runs it created."""
+def record(
+    case: str, standin: NorthflankStandin, before: set[str], result: ActionRun, *, others: int = 0
+) -> list[dict[str, Any]]:
+    """Count the case in the tally (before any assertion can fail) and return the runs it created.
+
+    `others` runs were created by other legs on purpose; only the rest count towards duplicates.
+    """
     created = new_runs(standin, before)
     run_id = result.outputs.get("run-id", "")
-    OUTCOMES.append(Outcome(case, len(created), any(run["id"] == run_id for run in created)))
+    sent = json.loads(result.outputs["request"]) if result.outputs.get("request") else {}
+    mine = [run for run in created if run.get("description") == sent.get("description")]
+    adopted = bool(run_id) and not any(run["id"] == run_id for run in (mine if others else created))
+    OUTCOMES.append(
+        Outcome(
+            case,
+            len(created) - others,
+            any(run["id"] == run_id for run in created),
+            result.exit_code != 0,
+            adopted,
+            len(standin.requests),
+        )
+    )
     return created
 
 
@@ -111,6 +137,10 @@ class FaultCase:
     list_order: str = "newest_first"
     settle: float = 0.0  # count the runs only this long after the first trigger request (for late processing)
     bug: str = ""  # the action is known to fail this case: marked xfail(strict=True) with this reason
+    with_inputs: Mapping[str, str] = field(default_factory=dict)  # inputs beyond the typical release's
+    plan: RunPlan | None = None  # how the run moves, when the case reads it while waiting
+    names_run: bool = True  # run-id names the run that exists (False: an honest failure that could not)
+    log_mentions: tuple[str, ...] = ()  # each must appear in the log, whatever the exit status
 
 
 def faults_of(*faults: Fault) -> Callable[[], list[Fault]]:
@@ -252,7 +282,7 @@ CASES = [
         faults_of(Fault("POST", "trigger", "empty")),
         runs=1,
         exit_code=0,
-        causes=("no run id", "looking the run up by name"),
+        causes=("and an empty body, instead of the API's JSON", "using it (no second run)"),
         trigger_requests=1,
         adopted=True,
     ),
@@ -261,7 +291,7 @@ CASES = [
         faults_of(Fault("POST", "trigger", "not_json")),
         runs=1,
         exit_code=0,
-        causes=("no run id", "looking the run up by name"),
+        causes=("text/plain", "starting 'success'", "using it (no second run)"),
         trigger_requests=1,
         adopted=True,
     ),
@@ -282,6 +312,103 @@ CASES = [
     *REFUSED,
 ]
 
+# After a lost trigger answer the run is looked up in the list; every way the list can answer badly must read
+# as "could not check", never as "no runs" (which would send the trigger again: two runs).
+_DROPPED_AFTER_CREATE = Fault("POST", "trigger", "drop", create_first=True)
+LIST_READS = [
+    *[
+        FaultCase(
+            f"list-{kind}-200-once",
+            faults_of(_DROPPED_AFTER_CREATE, Fault("GET", "list", kind, status=200)),
+            runs=1,
+            exit_code=0,
+            causes=("Reading the runs list failed", mention, "using it (no second run)"),
+            trigger_requests=1,
+            adopted=True,
+        )
+        for kind, mention in (
+            ("html", "HTTP 200 with text/html"),
+            ("empty", "and an empty body, instead of the runs list as JSON"),
+            ("truncated", "instead of the runs list as JSON"),
+            ("shape", "instead of a runs list (data.runs)"),
+        )
+    ],
+    FaultCase(
+        "list-html-always-after-create",
+        faults_of(_DROPPED_AFTER_CREATE, Fault("GET", "list", "html", status=200, times=50)),
+        runs=1,
+        exit_code=1,
+        causes=("may have been created", "could not be read", "text/html", "Not retrying"),
+        trigger_requests=1,
+        names_run=False,
+    ),
+    FaultCase(
+        "list-html-always-not-created",
+        faults_of(Fault("POST", "trigger", "drop"), Fault("GET", "list", "html", status=200, times=50)),
+        runs=0,
+        exit_code=1,
+        causes=("may have been created", "could not be read", "text/html"),
+        trigger_requests=1,
+    ),
+    FaultCase(
+        "sso-page-on-every-route",
+        faults_of(
+            Fault("POST", "trigger", "html", status=200),
+            Fault("GET", "list", "html", status=200, times=50),
+        ),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 200 with text/html", "sign-in page", "could not be read"),
+        trigger_requests=1,
+    ),
+    FaultCase(
+        "trigger-200-html-and-no-run-listed",
+        faults_of(Fault("POST", "trigger", "html", status=200)),
+        runs=0,
+        exit_code=1,
+        causes=("HTTP 200 with text/html", "No run from this job was found", "Not sending the request again"),
+        trigger_requests=1,
+    ),
+]
+
+# While waiting, a bad status read is a failed read (retried within the read-error bound), never "no news".
+_WAITING = {"wait": "true", "poll-interval": "1s", "timeout": "30s"}
+GET_READS = [
+    FaultCase(
+        f"get-{kind}-200-once",
+        faults_of(Fault("GET", "get", kind, status=200)),
+        runs=1,
+        exit_code=0,
+        causes=("A status read failed", mention),
+        trigger_requests=1,
+        with_inputs=_WAITING,
+        plan=RunPlan(steps=[(0.0, "running"), (2.5, "success")]),
+    )
+    for kind, mention in (
+        ("html", "HTTP 200 with text/html"),
+        ("empty", "and an empty body"),
+        ("truncated", "instead of the run as JSON"),
+        ("shape", "as JSON"),
+    )
+]
+
+# An abort answered badly is reported as a failed abort; the timeout stays the job's one error.
+ABORT_READS = [
+    FaultCase(
+        f"abort-{kind}-200",
+        faults_of(Fault("POST", "abort", kind, status=200)),
+        runs=1,
+        exit_code=1,
+        causes=("timeout", "Aborting the run failed"),
+        trigger_requests=1,
+        with_inputs={**_WAITING, "timeout": "2s", "abort-on-timeout": "true"},
+        plan=RunPlan(steps=[(0.0, "running"), (3600.0, "success")]),
+        log_mentions=("Could not abort the run", mention),
+    )
+    for kind, mention in (("html", "text/html"), ("shape", "as JSON"))
+]
+CASES += [*LIST_READS, *GET_READS, *ABORT_READS]
+
 
 def as_param(case: FaultCase) -> Any:
     marks = [pytest.mark.xfail(strict=True, reason=f"BUG: {case.bug}")] if case.bug else []
@@ -296,10 +423,14 @@ def test_fault(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str
     before = {run["id"] for run in standin.runs()}
     for fault in case.faults():
         standin.add_fault(fault)
-    given = {**inputs, "api-url": closed_port_url()} if case.closed_port else inputs
+    if case.plan is not None:
+        standin.plan = case.plan
+    given = {**inputs, **case.with_inputs}
+    if case.closed_port:
+        given["api-url"] = closed_port_url()
 
     started = time.monotonic()
-    result = run_action(tmp_path, given, extra_env=case.env, timeout=30)
+    result = run_action(tmp_path, given, job_env=case.env, timeout=30)
     elapsed = time.monotonic() - started
     if case.settle and standin.requests_to("trigger"):
         # A request the stand-in still holds may create its run after the action has exited.
@@ -310,13 +441,16 @@ def test_fault(tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str
     assert len(created) == case.runs, result.log
     assert result.exit_code == case.exit_code, result.log
     assert "Traceback" not in result.log
-    if created:
+    if created and case.names_run:
         [run] = created
         assert result.outputs.get("run-id") == run["id"], f"run {run['id']} was lost\n{result.log}"
         assert json.loads(result.outputs["response"])["id"] == run["id"]
-        assert not result.errors, result.errors
     else:
         assert result.outputs.get("run-id", "") == ""
+    if case.exit_code == 0:
+        assert not result.errors, result.errors
+    for mention in case.log_mentions:
+        assert mention in result.log, f"{mention!r} not in the log:\n{result.log}"
     text = "\n".join(result.errors) if case.exit_code else result.log
     for cause in case.causes:
         assert cause in text, f"{cause!r} not in:\n{text}"
@@ -355,7 +489,7 @@ def test_an_older_run_with_the_same_name_is_not_adopted(
 
     # A dropped connection makes the action look for the run for as long as its read timeout (at least 5 s).
     result = run_action(
-        tmp_path, {**inputs, "name": "Deploy prod 3"}, extra_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=30
+        tmp_path, {**inputs, "name": "Deploy prod 3"}, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=30
     )
     created = record("older-namesake-not-adopted", standin, set(before), result)
 
@@ -377,7 +511,7 @@ def test_a_persistent_503_fails_within_the_bound_saying_what_was_tried(
     standin.add_fault(Fault("POST", "trigger", "status", status=503, times=100, message="Service unavailable"))
 
     started = time.monotonic()
-    result = run_action(tmp_path, inputs, extra_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "5"}, timeout=30)
+    result = run_action(tmp_path, inputs, job_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "5"}, timeout=30)
     elapsed = time.monotonic() - started
     created = record("persistent-503", standin, set(), result)
 
@@ -511,3 +645,93 @@ def test_an_accepted_run_whose_id_cannot_be_found_is_a_warning_not_a_resend(
     assert result.outputs["run-id"] == ""
     assert "Run id unknown" in result.stdout
     assert result.errors == []
+
+
+# --- Matrix legs and long histories -------------------------------------------------------------------
+
+MATRIX_VARIANTS = {
+    # Derived name and description: the description's random marker tells the legs apart.
+    "derived": ({}, {"REGION": "eu"}, {"REGION": "us"}),
+    # The user's own name and description: the arguments tell the legs apart.
+    "own-text-other-arguments": (
+        {"name": "Deploy shop", "description": "Deploy the shop"},
+        {"REGION": "eu"},
+        {"REGION": "us"},
+    ),
+    # Nothing tells them apart: an honest failure, not a guess.
+    "own-text-same-arguments": ({"name": "Deploy shop", "description": "Deploy the shop"}, {}, {}),
+}
+
+
+@pytest.mark.parametrize("variant", list(MATRIX_VARIANTS))
+def test_matrix_legs_never_adopt_each_others_runs(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], variant: str
+) -> None:
+    """Two legs of one workflow run attempt share the derived name; leg B's POST is lost before the API saw it.
+
+    Leg A's run was created a moment before leg B started, within the clock slack of the creation-time check,
+    so name and time alone would make leg B report leg A's run as its own while its own release never ran.
+    """
+    text, extra_a, extra_b = MATRIX_VARIANTS[variant]
+    leg_a = {**inputs, **text, "arguments": json.dumps({"VERSION": "v1.4.0", **extra_a})}
+    leg_b = {**inputs, **text, "arguments": json.dumps({"VERSION": "v1.4.0", **extra_b})}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    result_a = run_action(tmp_path / "a", leg_a)
+    standin.add_fault(Fault("POST", "trigger", "drop"))  # the next POST is leg B's
+    before_b = {run["id"] for run in standin.runs()}
+    result_b = run_action(tmp_path / "b", leg_b, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=60)
+    created_b = record(f"matrix-{variant}", standin, before_b - {result_a.outputs["run-id"]}, result_b, others=1)
+
+    assert result_a.exit_code == 0, result_a.log
+    [run_a] = [run for run in standin.runs() if run["id"] == result_a.outputs["run-id"]]
+    assert result_b.outputs.get("run-id", "") != run_a["id"], f"leg B adopted leg A's run\n{result_b.log}"
+    if variant == "own-text-same-arguments":
+        assert result_b.exit_code == 1, result_b.log
+        assert len(standin.runs()) == 1
+        [error] = result_b.errors
+        assert run_a["id"] in error
+        assert "cannot tell whether this job or another one" in error
+        assert "Leave description empty" in error
+        assert len(standin.requests_to("trigger")) == 2  # one per leg: leg B did not resend
+        return
+    assert result_b.exit_code == 0, result_b.log
+    [run_b] = [run for run in created_b if run["id"] != run_a["id"]]
+    assert result_b.outputs["run-id"] == run_b["id"]
+    assert run_b["arguments"] == json.loads(leg_b["arguments"])
+    assert json.loads(result_b.outputs["response"])["arguments"] == json.loads(leg_b["arguments"])
+    assert len(standin.requests_to("trigger")) == 3  # leg A once, leg B twice (the first one lost)
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first"])
+def test_a_lost_answer_costs_a_few_list_reads_even_with_2000_old_runs(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], order: str
+) -> None:
+    """The list is walked only until it cannot hold the new run, and never past a cap per lookup.
+
+    Newest first, the first page is already older than the trigger, so one read per look settles it. Oldest
+    first, the new run would be on page 20: the walk stops at the cap, and the action fails rather than resend.
+    """
+    standin.seed_runs(PROJECT, PIPELINE, STAGE, 2000)
+    standin.list_order = order
+    before = {run["id"] for run in standin.runs()}
+    standin.add_fault(Fault("POST", "trigger", "drop"))
+
+    result = run_action(tmp_path, inputs, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=60)
+    created = record(f"2000-runs-{order}", standin, before, result)
+
+    lists = standin.requests_to("list")
+    assert all(request.query.get("per_page") == "100" for request in lists)
+    if order == "newest_first":
+        assert result.exit_code == 0, result.log
+        assert len(created) == 1
+        assert result.outputs["run-id"] == created[0]["id"]
+        assert len(lists) <= 8, f"{len(lists)} list reads"
+    else:
+        assert result.exit_code == 1, result.log
+        assert created == []
+        assert len(standin.requests_to("trigger")) == 1
+        assert len(lists) <= 10, f"{len(lists)} list reads"
+        [error] = result.errors
+        assert "not ordered newest first" in error

@@ -84,11 +84,22 @@ def test_derived_names(ref: str, run_id: str, attempt: str, expected: str) -> No
 def test_derived_description_avoids_characters_the_api_refuses() -> None:
     context = GitHubContext(
         repository="acme/shop", ref_name="v1.0.0+build", ref_type="tag", sha="abcdef0123", workflow="CI #1 @main",
-        run_number="7",
+        run_number="7", job="deploy",
     )  # fmt: skip
-    description = derive_description(context)
-    assert description == "Triggered by acme/shop, tag v1.0.0-build, commit abcdef0, workflow CI -1 -main run 7"
+    description = derive_description(context, marker="0a1b2c3d")
+    assert description == (
+        "Triggered by acme/shop, tag v1.0.0-build, commit abcdef0, workflow CI -1 -main run 7, job deploy, "
+        "trigger 0a1b2c3d"
+    )
     assert description_problem(description) is None
+
+
+def test_every_derived_description_carries_its_own_marker_even_when_cut_to_length() -> None:
+    context = GitHubContext(repository="acme/" + "x" * 300, run_number="7")
+    first, second = derive_description(context), derive_description(context)
+    assert first != second
+    assert len(first) == 200
+    assert re.fullmatch(r".*, trigger [0-9a-f]{8}", first)
 
 
 contexts = st.builds(
@@ -101,6 +112,7 @@ contexts = st.builds(
     run_id=st.text(max_size=30),
     run_number=st.text(max_size=12),
     run_attempt=st.text(max_size=5),
+    job=st.text(max_size=100),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,19 @@ def test_a_tag_push_triggers_one_run_and_writes_its_outputs(
     assert result.exit_code == 0, result.log
     [trigger] = standin.requests_to("trigger")
     assert trigger.path == "/v1/projects/shop/pipelines/release-pipeline/release-flows/production/runs"
-    assert trigger.body_json == {
+    assert isinstance(trigger.body_json, dict)
+    body = dict(trigger.body_json)
+    description = body.pop("description")
+    assert body == {
         "name": "v1-4-0 run 8123456789-1",
-        "description": "Triggered by acme/shop, tag v1.4.0, commit 4f2a9c1, workflow Release run 57",
         "arguments": {"VERSION": "v1.4.0", "COMMIT": "4f2a9c1"},
     }
+    # Where the run came from, then this trigger's random marker (how a lost answer is matched to its run).
+    assert re.fullmatch(
+        r"Triggered by acme/shop, tag v1\.4\.0, commit 4f2a9c1, workflow Release run 57, "
+        r"trigger [0-9a-f]{8}",
+        description,
+    )
     [run] = standin.runs()
     assert result.outputs["run-id"] == run["id"]
     assert result.outputs["run-name"] == "v1-4-0 run 8123456789-1"
@@ -191,7 +200,7 @@ def test_wrong_token_is_reported_as_a_token_problem(
 def test_debug_mode_shows_method_url_and_body_but_never_the_token(
     tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
 ) -> None:
-    result = run_action(tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"}, extra_env={"RUNNER_DEBUG": "1"})
+    result = run_action(tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"}, job_env={"RUNNER_DEBUG": "1"})
 
     assert result.exit_code == 0, result.log
     debug_lines = [line for line in result.stdout.splitlines() if line.startswith("::debug")]

@@ -221,3 +221,20 @@ def test_sigterm_while_the_trigger_retries_stops_before_the_next_request(
     [(title, message)] = result.annotations
     assert title == "Cancelled"
     assert "after 1 request(s)" in message
+
+
+@pytest.mark.parametrize("status", ["success", "failure"])
+def test_an_answer_without_concluded_ends_the_wait_at_a_terminal_status(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str], status: str
+) -> None:
+    """`concluded` is documented, but an API that leaves it out must not keep the job waiting until the timeout."""
+    standin.omit_fields = {"concluded", "concludedAt"}
+    standin.plan = RunPlan(steps=[(0.0, "running"), (1.5, status)])
+    started = time.monotonic()
+    result = run_action(tmp_path, {**waiting, "timeout": "30s"}, timeout=45)
+
+    assert time.monotonic() - started < 15, "waited for the timeout"
+    assert result.exit_code == (0 if status == "success" else 1), result.log
+    assert result.outputs["status"] == status
+    assert result.outputs["concluded"] == "true"
+    assert "timeout" not in "\n".join(result.errors)

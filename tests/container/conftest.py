@@ -257,13 +257,10 @@ def runner_environment(
     inputs: Mapping[str, str],
     *,
     context: Mapping[str, str] | None = None,
+    job_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """What the runner gives a ``runs.using: docker`` step: GITHUB_* context, INPUT_* and runs.env."""
-    return {
-        **(runner.GITHUB_CONTEXT if context is None else context),
-        **runner.input_variables(inputs),
-        **runner.runs_env(inputs),
-    }
+    """What the runner gives a ``runs.using: docker`` step, in the runner's order (tests.runner.step_environment)."""
+    return runner.step_environment(inputs, runner.GITHUB_CONTEXT if context is None else context, job_env)
 
 
 def as_runner_run(run: ActionRun) -> runner.ActionRun:

@@ -39,11 +39,12 @@ def _run(
     image: Image,
     tmp_path: Path,
     inputs: Mapping[str, str],
+    job_env: Mapping[str, str] | None = None,
 ) -> runner.ActionRun:
     run = run_action(
         client,
         image,
-        env=runner_environment(inputs),
+        env=runner_environment(inputs, job_env=job_env),
         workspace=tmp_path / "workspace",
         file_commands=tmp_path / "file_commands",
     )
@@ -250,3 +251,23 @@ def test_docker_run_outside_github_prints_the_outputs(
     assert f"output status={run['status']}" in stdout.splitlines()
     assert "::" not in stdout  # no workflow commands outside GitHub
     assert API_TOKEN_DEFAULT not in stdout
+
+
+def test_with_beats_the_job_env_and_python_variables_stay_out_in_the_real_image(
+    docker_client: docker.DockerClient,
+    action_image: Image,
+    tmp_path: Path,
+    standin: NorthflankStandin,
+    inputs: dict[str, str],
+) -> None:
+    """The job env reaches the container beside INPUT_*; a workspace email.py on PYTHONPATH must not load."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "email.py").write_text("raise SystemExit('the workspace email.py was imported')\n")
+    job_env = {"NORTHFLANK_STAGE": "development", "PYTHONPATH": "/github/workspace", "PYTHONHOME": "/nowhere"}
+    result = _run(docker_client, action_image, tmp_path, {**inputs, "stage": "staging"}, job_env=job_env)
+
+    assert result.exit_code == 0, result.log
+    [trigger] = standin.requests_to("trigger")
+    assert trigger.path.endswith("/release-flows/staging/runs")
+    assert "title=NORTHFLANK_STAGE ignored" in result.stdout

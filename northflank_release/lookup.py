@@ -1,0 +1,116 @@
+"""Find the run a trigger may have created, in the runs list, without guessing and without reading it all.
+
+A run is this trigger's when its name and description are the ones sent, it was created after the trigger
+started (on the API's clock), and it carries every argument sent. The derived description ends with a
+random marker, so that is proof; a description the user gave is not unique (matrix legs, re-runs share it),
+so a match on it is only a candidate and the trigger refuses to adopt it.
+
+The list's order is not documented. The walk stops at the first page that holds only runs older than the
+trigger, once the pages so far were newest first; otherwise it goes on, up to MAX_PAGES, and a walk cut
+short by that cap proves nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from northflank_release.northflank import NorthflankClient
+from northflank_release.request import Target
+
+PER_PAGE = 100  # the API's maximum
+MAX_PAGES = 10  # per walk: 1,000 runs. An oldest-first history longer than that cannot be checked.
+# The API's clock and ours differ by the Date header's one-second resolution plus transit.
+CLOCK_SLACK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What this trigger sent, and when it started by our wall clock."""
+
+    name: str
+    description: str
+    arguments: dict[str, Any]
+    started_wall: float
+    unique: bool  # the description carries this trigger's random marker
+
+
+@dataclass
+class Walk:
+    """What one walk through the list found."""
+
+    found: dict[str, Any] | None = None  # the run, when the marker proves it is ours
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # matches that cannot be proven ours
+    complete: bool = True  # False when the cap stopped the walk before the list could rule anything out
+    pages: int = 0
+
+
+def walk(client: NorthflankClient, target: Target, identity: Identity, wall_now: float, max_pages: int) -> Walk:
+    """Read pages until the run is found, no later page can hold it, or `max_pages` (at most MAX_PAGES) are
+    read; API errors propagate to the caller."""
+    result = Walk()
+    params = {"per_page": str(PER_PAGE)}
+    previous_oldest: float | None = None
+    newest_first = True
+    while True:
+        page = client.list_page(target, params)
+        result.pages += 1
+        # Compare in the API's clock: shift our start by the skew its Date header shows.
+        server_time = page.answer.server_time
+        skew = (server_time - wall_now) if server_time is not None else 0.0
+        threshold = identity.started_wall + skew - CLOCK_SLACK_SECONDS
+        for run in page.runs:
+            verdict = _judge(run, identity, threshold)
+            if verdict == "ours":
+                result.found = run
+                return result
+            if verdict == "candidate":
+                result.candidates.append(run)
+        if page.next_params is None:
+            return result
+        created = [parse_timestamp(run.get("createdAt")) for run in page.runs]
+        known = [moment for moment in created if moment is not None]
+        in_order = (
+            len(known) == len(created)
+            and bool(known)
+            and all(newer >= older for newer, older in pairwise(known))
+            and (previous_oldest is None or previous_oldest >= known[0])
+        )
+        newest_first = newest_first and in_order
+        if newest_first and known[-1] < threshold:
+            return result  # newest first, and this page is already older than the trigger
+        if result.pages >= max_pages:
+            result.complete = False
+            return result
+        previous_oldest = known[-1] if known else None
+        params = page.next_params
+
+
+def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> str:
+    """'ours', 'candidate' (it matches, but that proves nothing), or 'other'."""
+    if run.get("name") != identity.name or not run.get("id"):
+        return "other"
+    description = run.get("description")
+    if description is not None and description != identity.description:
+        return "other"
+    created = parse_timestamp(run.get("createdAt"))
+    if created is not None and created < threshold:
+        return "other"  # an older namesake
+    arguments = run.get("arguments")
+    if isinstance(arguments, dict) and any(arguments.get(key) != value for key, value in identity.arguments.items()):
+        return "other"  # another job's (a matrix leg's) run, with other arguments
+    if identity.unique and description == identity.description:
+        return "ours"
+    return "candidate"
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Northflank writes `2021-01-01 12:01:00.000Z` (a space, not T); accept ISO 8601 too."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

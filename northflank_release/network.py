@@ -1,0 +1,123 @@
+"""What a failed HTTP request means: sorted by exception type, errno and TLS reason, never by message text.
+
+requests wraps urllib3's errors, which wrap the socket's and the ssl module's; the cause that decides
+whether the request can have reached the API sits at the bottom of that chain, so it is walked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import requests
+import urllib3.exceptions
+
+CA_HINT = "if a proxy on this runner inspects TLS, set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE) to its CA bundle"
+
+
+@dataclass(frozen=True)
+class NetworkProblem:
+    """A request that got no HTTP answer: what happened, whether it may have reached the API, and whether
+    sending it again could go differently."""
+
+    text: str
+    may_have_arrived: bool
+    persistent: bool = False
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps: causes, contexts, exception arguments and urllib3 reasons."""
+    seen: set[int] = set()
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked += [arg for arg in current.args if isinstance(arg, BaseException)]
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _find(error: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> BaseException | None:
+    return next((cause for cause in causes(error) if isinstance(cause, kind)), None)
+
+
+def explain(error: requests.RequestException) -> NetworkProblem:
+    if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
+        return NetworkProblem(f"the request could not be built ({error.__class__.__name__})", False, persistent=True)
+    if isinstance(error, requests.ConnectTimeout):
+        return NetworkProblem("connection timed out", False)
+    if isinstance(error, requests.exceptions.ProxyError):
+        return _proxy_problem(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return _tls_problem(error)
+    if isinstance(error, requests.ReadTimeout):
+        return NetworkProblem("no answer before the read timeout", True)
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return NetworkProblem("the answer was cut off", True)
+    if isinstance(error, requests.ConnectionError):
+        return _connection_problem(error)
+    return NetworkProblem(error.__class__.__name__, True)
+
+
+def _connection_problem(error: BaseException) -> NetworkProblem:
+    """No TLS or proxy involved: refused, unresolvable, unreachable, or cut after the request went out."""
+    if _find(error, socket.gaierror):
+        return NetworkProblem("the API host name does not resolve", False)
+    if _find(error, ConnectionRefusedError):
+        return NetworkProblem("connection refused", False)
+    if _find(error, urllib3.exceptions.NewConnectionError):
+        # The socket never connected (unreachable network or host, ...): nothing was sent.
+        number = next((c.errno for c in causes(error) if isinstance(c, OSError) and c.errno), None)
+        return NetworkProblem(f"could not connect ({os.strerror(number)})" if number else "could not connect", False)
+    return NetworkProblem("connection closed before an answer", True)
+
+
+def _proxy_problem(error: BaseException) -> NetworkProblem:
+    """urllib3 raises ProxyError before the request leaves: either the proxy is unreachable, or it answered
+    the CONNECT with a refusal (407, 403, ...), which http.client reports as a bare OSError."""
+    if _find(error, urllib3.exceptions.NewConnectionError) or _find(error, ConnectionRefusedError):
+        return NetworkProblem("the proxy could not be reached; nothing was sent", False)
+    if _find(error, socket.gaierror):
+        return NetworkProblem("the proxy's host name does not resolve; nothing was sent", False)
+    refusal = next(
+        (c for c in causes(error) if type(c) is OSError and c.errno is None and c.args and isinstance(c.args[0], str)),
+        None,
+    )
+    answer = str(refusal.args[0]) if refusal else "no answer"
+    return NetworkProblem(
+        f"the proxy refused to open a connection to the API ({answer}); nothing was sent. "
+        "Check the runner's https_proxy setting and the proxy's credentials, or add the API host to no_proxy",
+        False,
+        persistent=True,
+    )
+
+
+# The peer closing the TLS stream, which can happen after the request was written.
+_EOF_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def _tls_problem(error: BaseException) -> NetworkProblem:
+    verification = _find(error, ssl.SSLCertVerificationError)
+    if isinstance(verification, ssl.SSLCertVerificationError):
+        detail = verification.verify_message or verification.reason or "verification failed"
+        return NetworkProblem(
+            f"the API's TLS certificate could not be verified ({detail}); nothing was sent: {CA_HINT}",
+            False,
+            persistent=True,
+        )
+    if _find(error, _EOF_ERRORS):
+        return NetworkProblem("the TLS connection closed unexpectedly", True)
+    # Any other OpenSSL error comes from the handshake, before an HTTP byte is written.
+    failure = _find(error, ssl.SSLError)
+    reason = getattr(failure, "reason", None) or "unknown reason"
+    if reason == "WRONG_VERSION_NUMBER":
+        return NetworkProblem(
+            "TLS handshake failed (WRONG_VERSION_NUMBER: the server does not speak TLS on this port)", False
+        )
+    return NetworkProblem(f"TLS handshake failed ({reason})", False)
