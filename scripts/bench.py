@@ -691,6 +691,11 @@ def fresh_engine() -> Iterator[Any]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
+        # dockerd leaves its network namespace bind-mounted under the exec root (x/netns/default).
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").split("\n")
+        for point in sorted((line.split()[1] for line in mounts if line.split()[1:2]), reverse=True):
+            if point.startswith(f"{folder}/"):
+                subprocess.run(["umount", "--lazy", point], check=False, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
