@@ -2,7 +2,8 @@
 
 Stable API (other branches build on it; extend, do not change):
 
-- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``.
+- ``engine_available() -> bool``: a Docker engine answers; ``image_present(name) -> bool``;
+  ``pull_image(name) -> str | None`` (None when pulled, else why not); ``job_image_lacks() -> list[str]``.
 - ``build_action_image(tag=IMAGE_TAG) -> str``: builds the repo's Dockerfile once (host network) and
   returns the tag.
 - ``prepare_workflow(text, *, api_url=None, uses=LOCAL_ACTION_USES) -> str``: points every step that uses
@@ -114,6 +115,36 @@ def image_present(name: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def pull_image(name: str) -> str | None:
+    """Pull ``name``; None when done, else the engine's reason (no registry answers here)."""
+    import docker.errors
+
+    client = _docker_client()
+    try:
+        client.images.pull(name)
+        return None
+    except docker.errors.APIError as exc:
+        return str(exc.explanation or exc)
+    finally:
+        client.close()
+
+
+def job_image_lacks(image: str = JOB_IMAGE, tools: Sequence[str] = ("bash", "python3", "tail")) -> list[str]:
+    """The tools act's job container needs that ``image`` lacks.
+
+    act keeps the job container alive with ``tail -f /dev/null``; run steps use bash when it exists
+    and fall back to sh (pkg/runner/step_run.go), where bash syntax in a workflow fails; the published
+    workflows call python3. node is not needed: no JavaScript action runs here.
+    """
+    client = _docker_client()
+    try:
+        script = "; ".join(f"command -v {tool} >/dev/null || echo {tool}" for tool in tools)
+        output = client.containers.run(image, ["sh", "-c", script], remove=True, network_mode="none")
+    finally:
+        client.close()
+    return [str(tool) for tool in bytes(output).decode().split()]
 
 
 def act_binary() -> str:
@@ -430,6 +461,9 @@ def run_act(
         "--pull=false",
         "--rebuild=false",
         "--no-cache-server",
+        # act keeps a failed job's container and volumes unless told (pkg/runner/job_executor.go), and
+        # the next run of that workflow then fails to remove them ("volume is in use").
+        "--rm",
         "--container-daemon-socket", "-",
         "--action-cache-path", str(home / "act-cache"),
         "--json",
@@ -459,6 +493,13 @@ def run_act(
         RUN_SECONDS.append(seconds)
     log = completed.stdout.decode("utf-8", "replace")
     result = ActResult(exit_code=completed.returncode, log=log, records=_parse_records(log), seconds=seconds)
+    if "volume is in use" in log:
+        # act removes a job's old container and volumes first (pkg/runner/run_context.go); a step container
+        # left by an interrupted run (or a run without --rm) still holds them.
+        raise ActError(
+            "act could not clear a container left by an earlier run of this workflow; remove the act-* "
+            "container named in the error (docker rm -f ID) and run again:\n" + log[-2000:]
+        )
     if action_image is not None and "docker build" in log:
         raise ActError("act built the action image itself (it must reuse the prebuilt one): " + log[-2000:])
     return result

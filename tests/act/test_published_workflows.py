@@ -73,6 +73,8 @@ def _run(
     image: str,
     **kwargs: Any,
 ) -> harness.ActResult:
+    triggers = harness.load_workflow(text)["on"]
+    assert event in ([triggers] if isinstance(triggers, str) else triggers), f"the workflow is not for {event}"
     kwargs.setdefault("secrets", SECRETS)
     kwargs.setdefault("variables", VARIABLES)
     result = harness.run_act(_local(text, standin), event, tmp_path=tmp_path, action_image=image, **kwargs)
@@ -234,6 +236,9 @@ def test_dry_run_on_pull_request_sends_nothing_and_prints_the_body(
 
 
 def test_ci_self_test_job_passes(act_image: str, standin: NorthflankStandin, tmp_path: Path) -> None:
+    # Only the self-test job: the `test` job is scripts/test itself behind actions/setup-python (a
+    # JavaScript action fetched from GitHub, needing node, which the job image lacks), and .ci/run is
+    # that job here. .github/workflows/release.yml pushes to GHCR and is not run either.
     result = _run(
         CI_WORKFLOW.read_text(encoding="utf-8"),
         "pull_request",
