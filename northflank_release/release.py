@@ -112,7 +112,9 @@ class Release:
             self.workflow.info(f"The release flow run succeeded after {elapsed}.")
             return 0
         if result.reason == "concluded":
-            detail = "; ".join(f"{node.name}: {node.error or node.status}" for node in failed_nodes(run))
+            failed = failed_nodes(run)  # the one that failed first, first
+            detail = "; ".join(f"{node.name}: {node.error or node.status}" for node in failed[:5])
+            detail += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
             self.workflow.error(
                 f"The release flow run ended with status {status} after {elapsed}"
                 + (f". Failed: {detail}" if detail else ". No node reported an error; see the run in Northflank."),

@@ -5,7 +5,9 @@ The API documents these fields loosely, so every reader tolerates missing or odd
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 KNOWN_STATUSES = frozenset(
@@ -49,59 +51,144 @@ def run_state(run: dict[str, Any] | None) -> RunState:
     return RunState(status, concluded, _text(run.get("startedAt")), _text(run.get("concludedAt")))
 
 
+NODE_TERMINAL = frozenset({"success", "failure", "aborted", "skipped", "invalid"})
+FAILED = frozenset({"failure", "invalid"})
+MAX_DEPTH = 50  # a malformed or hostile spec must not exhaust the stack
+
+
 @dataclass(frozen=True)
-class NodeReport:
-    """One node of the release flow, from the `response` the API attaches to it."""
+class FlowNode:
+    """One node of the release flow as it ran, from the `response` the API attaches to it.
 
-    name: str
+    `start` and `end` are Unix seconds (the documented type); `children` holds a Workflow node's steps in
+    order, and `parallel` says whether they ran side by side.
+    """
+
     kind: str
+    ref: str
     status: str
-    started_at: str
-    ended_at: str
+    start: float | None
+    end: float | None
+    retries: int | None
     error: str
+    parallel: bool = False
+    children: tuple[FlowNode, ...] = ()
+    depth: int = 0
+    order: int = 0  # position in flow order, for "failed first" ties
+
+    @property
+    def name(self) -> str:
+        return self.ref or self.kind or "node"
+
+    @property
+    def is_workflow(self) -> bool:
+        return self.kind == "Workflow" or bool(self.children)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED or bool(self.error)
+
+    def duration(self, now: float) -> float | None:
+        if self.start is None:
+            return None
+        end = self.end if self.end is not None else (now if self.status not in NODE_TERMINAL else None)
+        return None if end is None else max(end - self.start, 0.0)
 
 
-def flow_nodes(run: dict[str, Any] | None) -> list[NodeReport]:
-    """Every node of the run's flow that carries a response, in template order."""
-    nodes: list[NodeReport] = []
-    _collect(run.get("spec") if run else None, nodes, depth=0)
-    return nodes
+def flow_tree(run: dict[str, Any] | None) -> FlowNode | None:
+    """The root Workflow node of the run's flow (`data.spec`), or None when the run has no readable flow."""
+    spec = run.get("spec") if isinstance(run, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    counter = [0]
+    return _node(spec, 0, counter)
 
 
-def failed_nodes(run: dict[str, Any] | None) -> list[NodeReport]:
-    return [node for node in flow_nodes(run) if node.status == "failure" or node.error]
+def flow_nodes(run: dict[str, Any] | None) -> list[FlowNode]:
+    """Every node under the root, in flow order (depth first); the root Workflow itself is no step."""
+    root = flow_tree(run)
+    return list(_walk(root.children)) if root else []
 
 
-def _collect(value: Any, nodes: list[NodeReport], depth: int) -> None:
-    if depth > 50:  # a malformed or hostile spec must not exhaust the stack
-        return
-    if isinstance(value, list):
-        for item in value:
-            _collect(item, nodes, depth + 1)
-        return
-    if not isinstance(value, dict):
-        return
+def failed_nodes(run: dict[str, Any] | None) -> list[FlowNode]:
+    """Failed nodes, the one that failed first first; a Workflow that only failed through a step is left out."""
+    failed = [node for node in flow_nodes(run) if node.failed and not (node.is_workflow and not node.error)]
+    return sorted(failed, key=_failure_order)
+
+
+def _failure_order(node: FlowNode) -> tuple[float, int]:
+    moment = node.end if node.end is not None else node.start
+    return (moment if moment is not None else float("inf"), node.order)
+
+
+def _walk(nodes: tuple[FlowNode, ...]) -> Any:
+    for node in nodes:
+        yield node
+        yield from _walk(node.children)
+
+
+def _node(value: dict[str, Any], depth: int, counter: list[int]) -> FlowNode:
     response = value.get("response")
-    if isinstance(response, dict) and "status" in response:
-        error = response.get("error")
-        message = ""
-        if isinstance(error, dict):
-            message = " ".join(str(error.get(key)) for key in ("code", "message") if error.get(key))
-        elif error:
-            message = str(error)
-        nodes.append(
-            NodeReport(
-                name=_text(value.get("ref") or value.get("name") or value.get("kind") or "node"),
-                kind=_text(value.get("kind")),
-                status=_text(response.get("status")),
-                started_at=_text(response.get("startTime")),
-                ended_at=_text(response.get("endTime")),
-                error=message,
-            )
-        )
-    for key, child in value.items():
-        if key != "response":
-            _collect(child, nodes, depth + 1)
+    response = response if isinstance(response, dict) else {}
+    spec = value.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    steps = spec.get("steps")
+    order = counter[0]
+    counter[0] += 1
+    children: tuple[FlowNode, ...] = ()
+    if isinstance(steps, list) and depth < MAX_DEPTH:
+        children = tuple(_node(step, depth + 1, counter) for step in steps if isinstance(step, dict))
+    return FlowNode(
+        kind=_text(value.get("kind")),
+        ref=_text(value.get("ref") or value.get("name")),
+        status=_text(response.get("status")) or "unknown",
+        start=unix_seconds(response.get("startTime")),
+        end=unix_seconds(response.get("endTime")),
+        retries=_attempts(response.get("retries")),
+        error=_error_text(response.get("error")),
+        parallel=spec.get("type") == "parallel",
+        children=children,
+        depth=depth,
+        order=order,
+    )
+
+
+def unix_seconds(value: Any) -> float | None:
+    """A node time: documented as integer Unix seconds; milliseconds and ISO strings are read too."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    # Seconds since 1970 stay below 1e11 until the year 5138; anything larger is milliseconds.
+    return float(value) / 1000 if value >= 1e11 else float(value)
+
+
+def _attempts(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("attempts")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("code")
+        if message and code:
+            return f"{message} ({code})"
+        return _text(message or code)
+    return _text(error) if error else ""
 
 
 def _text(value: Any) -> str:

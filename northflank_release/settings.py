@@ -45,7 +45,7 @@ class Input:
 
 
 INPUTS: tuple[Input, ...] = (
-    Input("api-token", "NORTHFLANK_API_TOKEN", "", "Northflank API token; pass a secret", required=True),
+    Input("api-token", "NORTHFLANK_API_TOKEN", "", "Northflank API token; pass a secret (not needed for a dry run)"),
     Input("project-id", "NORTHFLANK_PROJECT_ID", "", "ID of the Northflank project", required=True),
     Input("pipeline-id", "NORTHFLANK_PIPELINE_ID", "", "ID of the pipeline", required=True),
     Input("stage", "NORTHFLANK_STAGE", "", "development, staging or production (any case)", required=True),
@@ -252,6 +252,10 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
     wait = reader.parsed("wait", parse_boolean, False)
     abort_on_timeout = reader.parsed("abort-on-timeout", parse_boolean, False)
     dry_run = reader.parsed("dry-run", parse_boolean, False)
+    if not token and not dry_run:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
+        reader.problem(
+            "api-token", "api-token is required unless dry-run is true: set it in `with:` (or NORTHFLANK_API_TOKEN)"
+        )
     timeout = reader.parsed("timeout", parse_duration, 1800.0)
     if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
         reader.problem("timeout", f"timeout must be above 0 and at most 6h (a job's own limit), not {timeout:g}s")

@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 import html
+import time
+import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+from northflank_release.flowchart import flowchart
 from northflank_release.inputs import format_duration
 from northflank_release.request import Target
-from northflank_release.runs import flow_nodes, run_state
+from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state
 
-_ICON = {"success": "✅", "failure": "❌", "aborted": "⛔", "running": "🔄", "pending": "⏳"}
+# GitHub refuses a step summary over 1 MiB; the trigger summary and the headline need a little of it.
+SUMMARY_BUDGET = 900 * 1024
+
+_ICON = {
+    "success": "✅",
+    "failure": "❌",
+    "invalid": "❌",
+    "aborted": "⛔",
+    "aborting": "🛑",
+    "running": "🔄",
+    "async_wait": "🔄",
+    "pending": "⏳",
+    "waiting": "⏳",
+    "approval_wait": "✋",
+    "retrying": "🔁",
+    "skipped": "⏭️",
+}
+
+
+# ASCII punctuation with a meaning somewhere in GitHub's Markdown (HTML, emphasis, links, code, tables, math
+# `$`, emoji `:name:`, references `#1`, mentions `@x`); `-`, `.`, `,`, `/` and the like stay readable.
+_PUNCTUATION = frozenset("!\"#$&'()*:<>@[\\]^_`{|}~")
 
 
 def _cell(value: str) -> str:
-    """Text from the API, made inert in a Markdown table cell (no HTML, no column breaks)."""
-    return html.escape(value).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;") or "–"
+    """Text from the API, made inert in Markdown: one line, every ASCII punctuation mark a character reference,
+    so it can open no HTML tag, emphasis, link or code span, and break no table column."""
+    text = " ".join(value.split())
+    return "".join(_inert(char) for char in text) or "–"
+
+
+def _inert(char: str) -> str:
+    if char in _PUNCTUATION:
+        return f"&#{ord(char)};"
+    # Controls and bidi overrides would garble the rest of the cell: show that something was there.
+    return "\ufffd" if unicodedata.category(char) in {"Cc", "Cf"} else char
 
 
 def trigger_summary(target: Target, run: dict[str, Any] | None, run_id: str, run_name: str, api_url: str) -> str:
@@ -30,7 +65,9 @@ def trigger_summary(target: Target, run: dict[str, Any] | None, run_id: str, run
     return f"### Northflank release flow triggered\n\n| | |\n|---|---|\n{table}\n"
 
 
-def wait_summary(run: dict[str, Any] | None, reason: str, elapsed: float, message: str = "") -> str:
+def wait_summary(
+    run: dict[str, Any] | None, reason: str, elapsed: float, message: str = "", now: float | None = None
+) -> str:
     state = run_state(run)
     if reason == "concluded":
         headline = (
@@ -41,19 +78,98 @@ def wait_summary(run: dict[str, Any] | None, reason: str, elapsed: float, messag
     else:
         headline = f"⚠️ Stopped waiting after {format_duration(elapsed)}: {_cell(message)}"
     lines = [f"#### {headline}", ""]
-    nodes = flow_nodes(run)
-    if nodes:
-        lines += ["| Node | Kind | Status | Started | Ended | Error |", "|---|---|---|---|---|---|"]
-        for node in nodes:
-            status = f"{_ICON.get(node.status, '')} {_cell(node.status)}".strip()
-            if node.status == "failure" or node.error:
-                status = f"**{status}**"
-            error = f"**{_cell(node.error)}**" if node.error else "–"
-            lines.append(
-                f"| {_cell(node.name)} | {_cell(node.kind)} | {status} | {_cell(node.started_at)} "
-                f"| {_cell(node.ended_at)} | {error} |"
-            )
+    root = flow_tree(run)
+    if root is not None and root.children:
+        moment = time.time() if now is None else now
+        lines += _first_failure(run, moment)
+        lines += ["```mermaid", flowchart(root, moment).rstrip("\n"), "```", ""]
+        lines += _table(root, moment, SUMMARY_BUDGET - sum(len(line.encode()) + 1 for line in lines))
     return "\n".join(lines) + "\n"
+
+
+def _first_failure(run: dict[str, Any] | None, now: float) -> list[str]:
+    failed = failed_nodes(run)
+    if not failed:
+        return []
+    first = failed[0]
+    when = f" at {_utc(first.end if first.end is not None else first.start)} UTC" if first.start is not None else ""
+    duration = first.duration(now)
+    after = f" after {format_duration(duration)}" if duration is not None else ""
+    error = f": {_cell(_short(first.error, 1000))}" if first.error else ""
+    more = f" ({len(failed) - 1} more failed, below)" if len(failed) > 1 else ""
+    return [
+        f"> **Failed first: {_cell(_short(first.name, 200))}** ({_cell(first.kind)}, {_cell(first.status)}){when}"
+        f"{after}{error}{more}",
+        "",
+    ]
+
+
+def _table(root: FlowNode, now: float, budget: int) -> list[str]:
+    header = [
+        "| Step | Kind | Status | Started (UTC) | Duration | Retries | Error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows: list[str] = []
+    used = sum(len(line.encode()) + 1 for line in header)
+    nodes = list(_rows(root))
+    for node, prefix in nodes:
+        row = _row(node, prefix, now)
+        size = len(row.encode()) + 1
+        if used + size > budget:
+            break
+        rows.append(row)
+        used += size
+    lines = header + rows
+    if len(rows) < len(nodes):
+        lines += [
+            "",
+            f"_The table stops after {len(rows)} of {len(nodes)} nodes to keep the job summary under GitHub's "
+            "1 MiB limit; the run in Northflank shows them all._",
+        ]
+    return lines
+
+
+def _rows(node: FlowNode, prefix: str = "") -> Iterator[tuple[FlowNode, str]]:
+    """Every step under `node` in flow order, with the tree drawn before its name."""
+    for index, child in enumerate(node.children):
+        last = index == len(node.children) - 1
+        if node.depth == 0:
+            branch, inner = "", ""
+        else:
+            branch = prefix + ("└─ " if last else "├─ ")
+            inner = prefix + ("&nbsp;&nbsp;&nbsp;&nbsp;" if last else "│&nbsp;&nbsp;&nbsp;")
+        yield child, branch
+        yield from _rows(child, inner)
+
+
+def _row(node: FlowNode, prefix: str, now: float) -> str:
+    name = _cell(_short(node.name, 100))
+    if node.is_workflow:
+        shape = "⇉ parallel" if node.parallel else "→ sequential"
+        name = f"**{name}** {shape}"
+    status = f"{_ICON.get(node.status, '')} {_cell(node.status)}".strip()
+    error = "–"
+    if node.failed:
+        status = f"**{status}**"
+        error = f"**{_cell(_short(node.error, 300))}**" if node.error else "–"
+    started = _utc(node.start) if node.start is not None else "–"
+    duration = node.duration(now)
+    took = format_duration(duration) + ("" if node.end is not None else " so far") if duration is not None else "–"
+    retries = str(node.retries) if node.retries else "–"
+    return f"| {prefix}{name} | {_cell(node.kind)} | {status} | {started} | {took} | {retries} | {error} |"
+
+
+def _utc(moment: float | None) -> str:
+    if moment is None:
+        return "–"
+    try:
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "–"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def dry_run_summary(target: Target, request_json: str) -> str:

@@ -25,6 +25,7 @@ from northflank_release.northflank import (
     likely_cause,
     run_from,
 )
+from northflank_release.progress import NodeProgress
 from northflank_release.request import Target
 from northflank_release.runs import KNOWN_STATUSES, run_state
 
@@ -66,6 +67,9 @@ class Waiter:
         first_error_at: float | None = None
         seen_unknown: set[str] = set()
         self.log(f"[{format_duration(0):>6}] {last_status}")
+        nodes = NodeProgress()
+        for line in nodes.changes(last_run):
+            self.log(f"[{format_duration(0):>6}]   {line}")
         if run_state(last_run).concluded:
             return WaitResult(last_run, "concluded", 0.0)
         # The trigger's answer was the first read, so the loop starts with a sleep.
@@ -117,6 +121,8 @@ class Waiter:
                     last_status = state.status
                 else:
                     interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
+                for line in nodes.changes(run) if run is not None else []:
+                    self.log(f"[{format_duration(self.clock() - start):>6}]   {line}")
                 if state.concluded:
                     return WaitResult(last_run, "concluded", self.clock() - start)
                 delay = max(interval, _budget_interval(answer.rate_limit, self.policy.budget_reserve))

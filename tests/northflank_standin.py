@@ -44,6 +44,22 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-
 STAGES = frozenset({"development", "staging", "production"})
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
 NODE_REFS = ("build", "deploy")
+# The node status values the API documents ("Read, list, abort runs" in northflank-api.md).
+NODE_STATUSES = (
+    "waiting",
+    "invalid",
+    "failure",
+    "retrying",
+    "success",
+    "aborted",
+    "aborting",
+    "skipped",
+    "async_wait",
+    "approval_wait",
+    "unknown",
+)
+NODE_TERMINAL = frozenset({"success", "failure", "aborted", "skipped", "invalid"})
+WORKFLOW_TYPES = ("sequential", "parallel")
 ROUTES = ("trigger", "get", "list", "abort")
 FAULT_KINDS = frozenset({"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape"})
 # Kinds that answer as if the request had been processed, so the run always exists.
@@ -201,12 +217,95 @@ def _default_steps() -> list[tuple[float, str]]:
 
 
 @dataclass
+class FlowStep:
+    """A node of a test's own release flow (`RunPlan.flow`), served as the documented node shape.
+
+    A leaf's turn comes when the steps before it in a sequential Workflow have ended (at once in a parallel
+    one); it is then `async_wait` for `duration` seconds and ends with `status`. A non-terminal `status`
+    (`approval_wait`, `retrying`, ...) is held from its turn on and never ends, so later steps never start;
+    `skipped` holds no times. A node with `steps` is a Workflow node, its status derived from its steps.
+    Refs are served as given, whatever they hold: hostile names are the point.
+    """
+
+    ref: str
+    kind: str = "StartBuild"
+    status: str = "success"
+    duration: float = 10.0
+    error: str | None = None
+    error_code: str = "NODE_FAILED"
+    retries: int = 0
+    steps: list[FlowStep] | None = None
+    type: str = "sequential"
+
+    def __post_init__(self) -> None:
+        if self.steps is not None:
+            self.kind = "Workflow"
+            if self.type not in WORKFLOW_TYPES:
+                raise ValueError(f"FlowStep.type must be one of {WORKFLOW_TYPES}, not {self.type!r}")
+
+
+def workflow(ref: str, type: str, *steps: FlowStep) -> FlowStep:
+    return FlowStep(ref, steps=list(steps), type=type)
+
+
+@dataclass
+class _Scheduled:
+    """A flow node with its turn and end, seconds after the run's creation (None: never)."""
+
+    node: FlowStep
+    turn: float | None
+    end: float | None
+    children: list[_Scheduled]
+
+
+def _schedule(node: FlowStep, turn: float | None) -> _Scheduled:
+    if node.steps is None:
+        if turn is None or node.status not in NODE_TERMINAL:
+            return _Scheduled(node, turn, None, [])
+        return _Scheduled(node, turn, turn if node.status == "skipped" else turn + node.duration, [])
+    children: list[_Scheduled] = []
+    if node.type == "parallel":
+        children = [_schedule(step, turn) for step in node.steps]
+        ends = [child.end for child in children]
+        end = max((e for e in ends if e is not None), default=turn) if None not in ends else None
+        return _Scheduled(node, turn, end, children)
+    at = turn
+    for step in node.steps:
+        child = _schedule(step, at)
+        children.append(child)
+        at = child.end
+    return _Scheduled(node, turn, at, children)
+
+
+def flow_outcome(flow: FlowStep) -> tuple[float | None, str]:
+    """When the flow ends (None: never) and the run status it ends with."""
+    scheduled = _schedule(flow, 0.0)
+    statuses = _leaf_statuses(flow)
+    outcome = "failure" if statuses & {"failure", "invalid"} else "aborted" if "aborted" in statuses else "success"
+    return scheduled.end, outcome
+
+
+def _leaf_statuses(node: FlowStep) -> set[str]:
+    if node.steps is None:
+        return {node.status}
+    return set().union(*(_leaf_statuses(step) for step in node.steps)) if node.steps else set()
+
+
+@dataclass
 class RunPlan:
     """How a new run moves through statuses: (seconds after creation, status) steps; the last must be terminal."""
 
     steps: list[tuple[float, str]] = field(default_factory=_default_steps)
     failing_node: str | None = None
     error_message: str = "Build failed: exit code 1"
+    flow: FlowStep | None = None  # a flow of the test's own; `RunPlan.following(flow)` derives the steps
+
+    @classmethod
+    def following(cls, flow: FlowStep) -> RunPlan:
+        """A plan whose run status follows the flow: running from the start, concluded when the flow ends."""
+        end, outcome = flow_outcome(flow)
+        # A flow that never ends (a node held in approval_wait) outlasts any test.
+        return cls(steps=[(0.0, "running"), (end if end is not None else 10 * 365 * 86400.0, outcome)], flow=flow)
 
     def __post_init__(self) -> None:
         if not self.steps:
@@ -697,11 +796,25 @@ class NorthflankStandin:
             return None
         return _format_time(self._wall_origin + timedelta(seconds=at - self._clock_origin))
 
+    def unix_time(self) -> float:
+        """The stand-in's present as Unix seconds, the time base of its node times."""
+        return (self._wall_origin + timedelta(seconds=self.clock() - self._clock_origin)).timestamp()
+
+    def _epoch(self, at: float) -> int:
+        """A clock value as the documented node time: an integer, Unix seconds."""
+        return int((self._wall_origin + timedelta(seconds=at - self._clock_origin)).timestamp())
+
     def _render(self, run: _Run, now: float) -> dict[str, Any]:
         status, changed, started = run.state_at(now)
         concluded = status in TERMINAL_STATUSES
         started_at = self._timestamp(started)
         ended_at = self._timestamp(changed) if concluded else None
+        if run.plan.flow is not None:
+            aborted = [at for at, forced in run.forced if forced == "aborted"]
+            spec = self._flow_node(run, _schedule(run.plan.flow, 0.0), now, aborted[0] if aborted else None)
+        else:
+            times = (self._epoch(started) if started is not None else None, self._epoch(changed) if concluded else None)
+            spec = _template(run, status, *times)
         return {
             "id": run.id,
             "name": run.name,
@@ -716,12 +829,83 @@ class NorthflankStandin:
             "pipelineId": run.pipeline,
             "projectId": run.project,
             "stage": run.stage,
-            "spec": _template(run, status, started_at, ended_at),
+            "spec": spec,
         }
 
+    def _flow_node(self, run: _Run, scheduled: _Scheduled, now: float, aborted_at: float | None) -> dict[str, Any]:
+        node = scheduled.node
+        spec: dict[str, Any]
+        if node.steps is not None:
+            steps = [self._flow_node(run, child, now, aborted_at) for child in scheduled.children]
+            spec = {"type": node.type, "steps": steps}
+            response = _workflow_response([step["response"] for step in steps])
+        else:
+            spec = {"id": f"{node.kind.lower()}-service"}
+            override = run.overrides.get(node.ref)
+            if isinstance(override, dict):
+                spec = {**spec, **override}
+            response = self._leaf_response(run, scheduled, now - run.created, aborted_at)
+        return {"kind": node.kind, "ref": node.ref, "spec": spec, "response": response}
 
-def _template(run: _Run, status: str, started_at: str | None, ended_at: str | None) -> dict[str, Any]:
-    """The run's release flow template, its nodes' responses following the run status."""
+    def _leaf_response(
+        self, run: _Run, scheduled: _Scheduled, elapsed: float, aborted_at: float | None
+    ) -> dict[str, Any]:
+        node, turn, end = scheduled.node, scheduled.turn, scheduled.end
+        abort = None if aborted_at is None else aborted_at - run.created
+        abort = abort if abort is not None and abort <= elapsed else None
+        if turn is None or elapsed < turn or (abort is not None and abort <= turn):
+            return {"status": "skipped" if abort is not None else "waiting"}
+        if node.status in {"skipped", "waiting"}:
+            return {"status": node.status}  # never started, so no times
+        response: dict[str, Any] = {"status": node.status, "startTime": self._epoch(run.created + turn)}
+        if node.retries:
+            response["retries"] = {
+                "attempts": node.retries,
+                "maxAttempts": node.retries + 1,
+                "timestamp": self._epoch(run.created + turn),
+            }
+        if end is not None and elapsed >= end and (abort is None or end <= abort):
+            response["endTime"] = self._epoch(run.created + end)
+            if node.status in {"failure", "invalid"} and node.error is not None:
+                response["error"] = {"code": node.error_code, "message": node.error}
+        elif abort is not None:
+            response.update(status="aborted", endTime=self._epoch(run.created + abort))
+        elif node.status in NODE_TERMINAL:
+            # Under way: a first attempt that is retried shows `retrying` for its first half.
+            halfway = turn + node.duration / 2
+            response["status"] = "retrying" if node.retries and elapsed < halfway else "async_wait"
+            if response["status"] == "retrying":
+                response["retries"]["nextAttempt"] = self._epoch(run.created + halfway)
+        return response
+
+
+def _workflow_response(responses: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Workflow node's response, derived from its steps' as the API reports a branch."""
+    statuses = [str(response["status"]) for response in responses]
+    starts = [response["startTime"] for response in responses if "startTime" in response]
+    response: dict[str, Any] = {}
+    if all(status in NODE_TERMINAL for status in statuses):
+        if {"failure", "invalid"} & set(statuses):
+            response["status"] = "failure"
+        elif "aborted" in statuses:
+            response["status"] = "aborted"
+        elif statuses and all(status == "skipped" for status in statuses):
+            response["status"] = "skipped"
+        else:
+            response["status"] = "success"
+        ends = [response["endTime"] for response in responses if "endTime" in response]
+        if starts:
+            response["startTime"] = min(starts)
+            response["endTime"] = max(ends, default=min(starts))
+        return response
+    response["status"] = "async_wait" if starts else "waiting"
+    if starts:
+        response["startTime"] = min(starts)
+    return response
+
+
+def _template(run: _Run, status: str, started: int | None, ended: int | None) -> dict[str, Any]:
+    """The default two-node flow, its nodes' responses following the run status."""
     node_status: dict[str, str]
     error_ref: str | None = None
     if status == "success" or status == "aborted":
@@ -733,8 +917,10 @@ def _template(run: _Run, status: str, started_at: str | None, ended_at: str | No
             if error_ref == "build"
             else {"build": "success", "deploy": "failure"}
         )
+    elif started is None:
+        node_status = {"build": "waiting", "deploy": "waiting"}
     else:
-        node_status = {"build": status, "deploy": "pending"}
+        node_status = {"build": "async_wait", "deploy": "waiting"}
     specs: dict[str, tuple[str, dict[str, Any]]] = {
         "build": (
             "StartBuild",
@@ -756,18 +942,22 @@ def _template(run: _Run, status: str, started_at: str | None, ended_at: str | No
         if isinstance(override, dict):
             spec = {**spec, **override}
         node_state = node_status[ref]
-        response: dict[str, Any] = {
-            "status": node_state,
-            "startTime": started_at if node_state not in {"pending", "skipped"} else None,
-            "endTime": ended_at,
-        }
+        response: dict[str, Any] = {"status": node_state}
+        if node_state not in {"waiting", "skipped"} and started is not None:
+            response["startTime"] = started
+            if node_state in NODE_TERMINAL and ended is not None:
+                response["endTime"] = ended
         if ref == error_ref:
             response["error"] = {
                 "code": "BUILD_FAILED",
                 "message": run.plan.error_message,
             }
         nodes.append({"kind": kind, "ref": ref, "spec": spec, "response": response})
-    return {"kind": "Workflow", "spec": {"type": "sequential", "steps": nodes}}
+    return {
+        "kind": "Workflow",
+        "spec": {"type": "sequential", "steps": nodes},
+        "response": _workflow_response([node["response"] for node in nodes]),
+    }
 
 
 def _reject_constant(name: str) -> Any:

@@ -77,6 +77,28 @@ def test_dry_run_validates_prints_and_sends_nothing(
     assert "Nothing was sent" in result.summary
 
 
+def test_dry_run_needs_no_token_and_a_real_run_still_does(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    without_token = {name: value for name, value in inputs.items() if name != "api-token"}
+    (tmp_path / "dry").mkdir()
+    (tmp_path / "real").mkdir()
+    dry = run_action(tmp_path / "dry", {**without_token, "dry-run": "true"})
+
+    assert dry.exit_code == 0, dry.log
+    assert dry.annotations == []
+    assert "Nothing was sent" in dry.summary
+    real = run_action(tmp_path / "real", without_token)
+    assert real.exit_code == 1
+    assert real.annotations == [
+        (
+            "Invalid input: api-token",
+            "api-token is required unless dry-run is true: set it in `with:` (or NORTHFLANK_API_TOKEN)",
+        )
+    ]
+    assert standin.requests == []
+
+
 def test_request_file_is_merged_with_inputs_winning(
     tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
 ) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.northflank_standin import Fault, NorthflankStandin, RunPlan
+from tests import flows
+from tests.northflank_standin import Fault, FlowStep, NorthflankStandin, RunPlan, workflow
 from tests.runner import ActionRun, run_action, start_action
 
 
@@ -20,7 +21,14 @@ def waiting(inputs: dict[str, str], standin: NorthflankStandin) -> dict[str, str
 
 
 def status_lines(result: ActionRun) -> list[str]:
-    return [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.startswith("[") and "] " in line]
+    """The run's status lines; node lines are indented under them."""
+    lines = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.startswith("[") and "] " in line]
+    return [line for line in lines if not line.startswith(" ")]
+
+
+def node_lines(result: ActionRun) -> list[str]:
+    lines = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if line.startswith("[") and "] " in line]
+    return [line.strip() for line in lines if line.startswith("  ")]
 
 
 def test_success_exits_zero_with_final_outputs_and_a_report(
@@ -55,6 +63,49 @@ def test_failure_names_the_failed_node_and_its_message(
     assert result.outputs["status"] == "failure"
     assert "**❌ failure**" in result.summary
     assert "Image pull failed" in result.summary
+
+
+def test_each_node_transition_is_logged_once(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
+) -> None:
+    standin.plan = RunPlan.following(
+        workflow(
+            "root",
+            "sequential",
+            FlowStep("build-image", duration=2.0),
+            workflow(
+                "deploy",
+                "parallel",
+                FlowStep("deploy-eu", kind="Release", duration=1.0),
+                FlowStep("deploy-us", kind="Release", duration=2.0, status="failure", error="Image pull failed"),
+            ),
+        )
+    )
+    result = run_action(tmp_path, waiting)
+
+    assert result.exit_code == 1
+    lines = node_lines(result)
+    assert lines[0] == "build-image: async_wait"
+    assert lines.count("build-image: success after 2s") == 1
+    assert lines.count("deploy-eu: success after 1s") == 1
+    assert lines.count("deploy-us: failure after 2s: Image pull failed (NODE_FAILED)") == 1
+    assert len(lines) == len(set(lines))  # once each, not once per poll
+    assert not any(line.startswith(("root", "deploy:")) for line in lines)  # Workflow nodes speak through steps
+    assert lines.index("build-image: success after 2s") < lines.index("deploy-eu: success after 1s")
+    assert "Failed first: deploy&#45;us" in result.summary or "Failed first: deploy-us" in result.summary
+    assert "```mermaid" in result.summary
+
+
+def test_hostile_node_names_stay_plain_log_text(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
+) -> None:
+    standin.plan = RunPlan.following(flows.hostile(duration=0.2))
+    result = run_action(tmp_path, waiting)
+
+    assert result.exit_code == 1
+    # The runner reads no command from an API name: the one annotation is ours.
+    assert [title for title, _ in result.annotations] == ["Release failure"]
+    assert not any(line.startswith("::warning") for line in result.stdout.splitlines())
 
 
 def test_aborted_run_fails_the_job(tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]) -> None:
