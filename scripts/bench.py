@@ -4,8 +4,11 @@ Prints figures, ratios and targets; never fails because a machine is slow (exit 
 
     scripts/bench [--runs N] [--skip-image] [--json PATH]
 
-The image section needs a Docker engine (``eval "$(scripts/docker-engine.sh start | tail -1)"`` and
-``scripts/docker-engine.sh base-image``); without one it is skipped.
+The image sections need a Docker engine (``eval "$(scripts/docker-engine.sh start | tail -1)"`` and
+``scripts/docker-engine.sh base-image``); without one they are skipped. Section 5 (prebuilt image vs
+building, each from an empty image store) also needs Debian's docker-registry
+(``scripts/docker-engine.sh release-tools``): it starts throwaway engines of its own, never touching the
+shared one's images but for pushing the base from it.
 """
 
 from __future__ import annotations
@@ -164,6 +167,26 @@ def baseline_script(url: str, headers: Mapping[str, str], body: bytes) -> str:
     )
 
 
+def library_baseline_script(url: str, headers: Mapping[str, str], body: bytes) -> str:
+    """The same trigger with only the brief's own libraries: jsonschema validates the body, requests POSTs it.
+
+    What a hand-written step with our dependencies would do at the least: no inputs, no outputs, no
+    retries. The action's cost over this is the cost of being an action.
+    """
+    schema = REPO / "schema" / "release-flow-run-request.schema.json"
+    return (
+        "import json\n"
+        "import jsonschema\n"
+        "import requests\n"
+        f"with open({str(schema)!r}, encoding='utf-8') as handle:\n"
+        "    schema = json.load(handle)\n"
+        f"body = {body!r}\n"
+        "jsonschema.Draft202012Validator(schema).validate(json.loads(body))\n"
+        f"answer = requests.post({url!r}, data=body, headers={dict(headers)!r}, timeout=30)\n"
+        "answer.raise_for_status()\n"
+    )
+
+
 def check_ok(what: str, timed: Timed) -> None:
     if timed.returncode != 0:
         tail = (timed.stdout + timed.stderr).strip().splitlines()[-8:]
@@ -189,32 +212,48 @@ def bench_trigger(report: Report, runs: int, standin: NorthflankStandin, sandbox
     script.write_text(
         baseline_script(standin.url + trigger.path, headers, trigger.body_text.encode("utf-8")), encoding="utf-8"
     )
+    library_script = sandbox.root / "library_baseline.py"
+    library_script.write_text(
+        library_baseline_script(standin.url + trigger.path, headers, trigger.body_text.encode("utf-8")),
+        encoding="utf-8",
+    )
     baseline_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(sandbox.root)}
     action_times: list[float] = []
     baseline_times: list[float] = []
+    library_times: list[float] = []
     for index in range(WARMUPS + runs):
-        # Interleaved, so drift in the machine's load hits both alike.
+        # Interleaved, so drift in the machine's load hits all three alike.
         action = run_timed(action_argv(), sandbox.env(inputs), sandbox.workspace)
         check_ok("the action", action)
         baseline = run_timed([sys.executable, str(script)], baseline_env, sandbox.workspace)
         check_ok("the urllib baseline", baseline)
+        library = run_timed([sys.executable, str(library_script)], baseline_env, sandbox.workspace)
+        check_ok("the requests + jsonschema baseline", library)
         if index >= WARMUPS:
             action_times.append(action.seconds)
             baseline_times.append(baseline.seconds)
+            library_times.append(library.seconds)
     action_median, baseline_median = median(action_times), median(baseline_times)
+    library_median = median(library_times)
     ratio = action_median / baseline_median
-    print(f"{'':<28}{'median':>10}{'p90':>10}")
-    print(f"{'action (entrypoint.py)':<28}{action_median * 1000:>8.0f}ms{p90(action_times) * 1000:>8.0f}ms")
-    print(f"{'urllib baseline':<28}{baseline_median * 1000:>8.0f}ms{p90(baseline_times) * 1000:>8.0f}ms")
-    print(f"ratio (median): {ratio:.2f}x   (target <= 1.9x)   interpreter: {sys.executable}")
+    library_ratio = action_median / library_median
+    print(f"{'':<36}{'median':>10}{'p90':>10}")
+    print(f"{'action (entrypoint.py)':<36}{action_median * 1000:>8.0f}ms{p90(action_times) * 1000:>8.0f}ms")
+    print(f"{'urllib baseline':<36}{baseline_median * 1000:>8.0f}ms{p90(baseline_times) * 1000:>8.0f}ms")
+    print(f"{'requests + jsonschema baseline':<36}{library_median * 1000:>8.0f}ms{p90(library_times) * 1000:>8.0f}ms")
+    print(f"ratio over urllib (median): {ratio:.2f}x   (target <= 1.9x)   interpreter: {sys.executable}")
+    print(f"ratio over requests + jsonschema (median): {library_ratio:.2f}x   (target <= 1.05x)")
     report.add(Figure("trigger wall time, median", action_median * 1000, "ms"))
     report.add(Figure("trigger wall time, p90", p90(action_times) * 1000, "ms"))
     report.add(Figure("urllib baseline, median", baseline_median * 1000, "ms"))
     report.add(Figure("trigger / baseline", ratio, "x", "<= 1.9x", ratio <= 1.9))
+    report.add(Figure("requests + jsonschema baseline, median", library_median * 1000, "ms"))
+    report.add(Figure("trigger / requests + jsonschema", library_ratio, "x", "<= 1.05x", library_ratio <= 1.05))
     report.details["trigger"] = {
         "runs": runs,
         "action_seconds": action_times,
         "baseline_seconds": baseline_times,
+        "library_baseline_seconds": library_times,
         "requests_per_run": len(sent),
     }
 
@@ -593,6 +632,173 @@ def bench_image(report: Report) -> None:
     }
 
 
+# --- 5. prebuilt image versus building ------------------------------------------------------------------
+
+PREBUILT_RUNS = 3
+DOCKERD = "/usr/sbin/dockerd"
+
+
+@contextmanager
+def fresh_engine() -> Iterator[Any]:
+    """A throwaway dockerd with an empty image store (never the shared engine), stopped by its PID."""
+    import docker
+
+    # Short path: the engine's unix sockets must fit in 108 bytes. /var/tmp, since overlay2 needs a real fs.
+    folder = Path(tempfile.mkdtemp(prefix="nfb-", dir="/var/tmp"))
+    sock = folder / "d.sock"
+    log = (folder / "dockerd.log").open("wb")
+    process = subprocess.Popen(
+        [
+            DOCKERD,
+            "--data-root", str(folder / "data"),
+            "--exec-root", str(folder / "x"),
+            "--pidfile", str(folder / "d.pid"),
+            "--storage-driver", "overlay2",
+            "--bridge", "none",
+            "--iptables=false",
+            "--host", f"unix://{sock}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    client = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("dockerd exited: " + (folder / "dockerd.log").read_text()[-2000:])
+            if sock.is_socket():
+                client = docker.DockerClient(base_url=f"unix://{sock}", timeout=600)
+                try:
+                    client.ping()
+                    break
+                except Exception:  # noqa: BLE001 - not answering yet
+                    client.close()
+                    client = None
+            if time.monotonic() > deadline:
+                raise RuntimeError("dockerd did not answer within 60 s")
+            time.sleep(0.2)
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+        # dockerd leaves its network namespace bind-mounted under the exec root (x/netns/default).
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").split("\n")
+        for point in sorted((line.split()[1] for line in mounts if line.split()[1:2]), reverse=True):
+            if point.startswith(f"{folder}/"):
+                subprocess.run(["umount", "--lazy", point], check=False, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def push(client: Any, reference: str) -> None:
+    for line in client.images.push(reference, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"pushing {reference}: {line['error']}")
+
+
+def compressed_bytes(registry: str, repository: str, tag: str) -> tuple[int, int]:
+    """(compressed bytes a pull downloads: config + layers, number of layers) of the image's manifest."""
+    import requests
+
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    manifest = requests.get(
+        f"http://{registry}/v2/{repository}/manifests/{tag}", headers={"Accept": accept}, timeout=10
+    ).json()
+    layers = manifest["layers"]
+    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in layers), len(layers)
+
+
+def bench_prebuilt(report: Report) -> None:
+    heading("5. Prebuilt image vs building: the action step, from an empty image store to its exit")
+    from tests.release_rehearsal import DOCKER_REGISTRY, LocalRegistry
+
+    shared = docker_client()
+    missing = [path for path in (DOCKER_REGISTRY, DOCKERD) if not Path(path).is_file()]
+    if shared is None or missing:
+        why = "no Docker engine" if shared is None else f"missing {', '.join(missing)}"
+        print(f"skipped: {why} (scripts/docker-engine.sh start; scripts/docker-engine.sh release-tools)")
+        report.details["prebuilt"] = {"skipped": why}
+        return
+    buildargs = {name: os.environ[name] for name in PROXY_BUILD_ARGS if os.environ.get(name)}
+    with scratch() as folder, LocalRegistry(folder / "registry") as registry, NorthflankStandin() as standin:
+        # Both paths fetch from the same loopback registry: the build its base, the pull the finished image.
+        base_ref = f"{registry.host}/python:3.12-slim"
+        action_repo = "northflank-release-action"
+        action_ref = f"{registry.host}/{action_repo}:bench"
+        shared.images.get(BASE_IMAGE).tag(base_ref)
+        try:
+            push(shared, base_ref)
+        finally:
+            shared.images.remove(base_ref)
+        env = {**runs_env({**BASE_INPUTS, "api-url": standin.url}), **input_variables(BASE_INPUTS)}
+        built: list[float] = []
+        pulled: list[float] = []
+        floor: list[float] = []
+        for index in range(PREBUILT_RUNS):
+            with fresh_engine() as client:
+                started = time.perf_counter()
+                client.images.pull(base_ref)
+                floor.append(time.perf_counter() - started)
+            with fresh_engine() as client:
+                started = time.perf_counter()
+                client.images.pull(base_ref)
+                image, _log = client.images.build(
+                    path=str(REPO),
+                    tag=action_ref,
+                    rm=True,
+                    forcerm=True,
+                    network_mode="host",
+                    buildargs={**buildargs, "BASE_IMAGE": base_ref},
+                )
+                client.containers.run(image.id, environment=env, network_mode="host", remove=True)
+                built.append(time.perf_counter() - started)
+                if index == 0:
+                    push(client, action_ref)
+            with fresh_engine() as client:
+                started = time.perf_counter()
+                image = client.images.pull(action_ref)
+                client.containers.run(image.id, environment=env, network_mode="host", remove=True)
+                pulled.append(time.perf_counter() - started)
+            print(f"   run {index + 1}: built start {built[-1]:.1f} s, pulled start {pulled[-1]:.1f} s", flush=True)
+        size, layers = compressed_bytes(registry.host, action_repo, "bench")
+        base_size, _ = compressed_bytes(registry.host, "python", "3.12-slim")
+    triggers = len(standin.requests_to("trigger", "POST"))
+    built_median, pulled_median = median(built), median(pulled)
+    share = pulled_median / built_median
+    print(f"built start (pull base + build + run), median of {PREBUILT_RUNS}: {built_median:.1f} s")
+    print(f"pulled start (pull image + run), median of {PREBUILT_RUNS}: {pulled_median:.1f} s")
+    print(f"pulled / built: {share:.2f} (target <= 0.20)   runs triggered: {triggers}")
+    print(f"compressed image (what a pull downloads): {size / 1e6:.1f} MB in {layers} layers", end="")
+    print(f", of which the base {base_size / 1e6:.1f} MB")
+    floor_median = median(floor)
+    print(
+        f"floor shared by both, pulling only the base into an empty store: {floor_median:.1f} s "
+        f"(built start over it {built_median - floor_median:.1f} s, pulled start {pulled_median - floor_median:.1f} s)"
+    )
+    report.add(Figure("built start from empty store, median", built_median, "s"))
+    report.add(Figure("pulled start from empty store, median", pulled_median, "s"))
+    report.add(Figure("pulled start / built start", share, "x", "<= 0.20x", share <= 0.2))
+    report.add(Figure("floor: pulling the base alone", floor_median, "s"))
+    report.add(Figure("compressed image size (amd64)", size / 1e6, "MB"))
+    report.details["prebuilt"] = {
+        "built_seconds": built,
+        "pulled_seconds": pulled,
+        "base_pull_seconds": floor,
+        "compressed_bytes": size,
+        "base_compressed_bytes": base_size,
+        "layers": layers,
+    }
+
+
 # --- the whole run ---------------------------------------------------------------------------------------
 
 
@@ -637,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: --skip-image")
     else:
         bench_image(report)
+        bench_prebuilt(report)
     print_table(report.figures)
     if options.json:
         payload = {"figures": [asdict(figure) for figure in report.figures], "details": report.details}

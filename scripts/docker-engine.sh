@@ -6,6 +6,9 @@
 #                                         # last stdout line: export DOCKER_HOST=unix://.../docker.sock
 #   eval "$(scripts/docker-engine.sh start | tail -1)"
 #   scripts/docker-engine.sh base-image   # tags a local stand-in as python:3.12-slim (cached tarball)
+#   scripts/docker-engine.sh release-tools  # the release rehearsal's tools: docker-registry, buildah,
+#                                         # qemu-user-static (qemu-aarch64 registered in binfmt_misc) and a
+#                                         # cached arm64 stand-in rootfs for the multi-arch build
 #   scripts/docker-engine.sh status
 #   scripts/docker-engine.sh stop
 #
@@ -315,8 +318,58 @@ cmd_base_image() {
     import_tarball
 }
 
+ARM64_TARBALL="$DIR/python-3.12-slim-standin-arm64.tar"
+
+register_qemu_aarch64() {
+    # Debian's qemu-user-static ships the binfmt entry (flag F: the interpreter is opened now, so it works
+    # inside containers and chroots); systemd-binfmt would load it on a booted system, this machine has none.
+    local binfmt=/proc/sys/fs/binfmt_misc
+    [[ -e "$binfmt/register" ]] || mount -t binfmt_misc binfmt_misc "$binfmt" || die "cannot mount $binfmt"
+    [[ -e "$binfmt/qemu-aarch64" ]] || cat /usr/lib/binfmt.d/qemu-aarch64.conf >"$binfmt/register" \
+        || die "cannot register qemu-aarch64 in $binfmt"
+    log "qemu-aarch64: $(head -n 1 "$binfmt/qemu-aarch64")"
+}
+
+cmd_release_tools() {
+    # The arm64 half of the release rehearsal's base: Debian's python3 (3.11 on bookworm) on an arm64
+    # minbase; only the version differs from python:3.12-slim, as for the amd64 fallback above.
+    local tool missing=false
+    for tool in docker-registry buildah qemu-aarch64-static debootstrap; do
+        command -v "$tool" >/dev/null 2>&1 || missing=true
+    done
+    if [[ "$missing" == true ]]; then
+        log "installing docker-registry, buildah, qemu-user-static and debootstrap (apt-get)"
+        mkdir -p "$DIR"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            docker-registry buildah qemu-user-static debootstrap; } >"$DIR/apt.log" 2>&1 \
+            || die "apt-get failed; see $DIR/apt.log"
+    fi
+    register_qemu_aarch64
+    if [[ -s "$ARM64_TARBALL" ]]; then
+        log "$ARM64_TARBALL already cached; nothing to do"
+        return 0
+    fi
+    local root="$DIR/standin-root-arm64"
+    rm -rf "$root"
+    mkdir -p "$root"
+    log "debootstrap --arch=arm64 $SUITE under qemu (about two minutes)"
+    debootstrap --arch=arm64 --variant=minbase --include=python3,python3-pip,ca-certificates \
+        "$SUITE" "$root" "$(apt_mirror)" >"$DIR/debootstrap-arm64.log" 2>&1 \
+        || { tail -n 30 "$DIR/debootstrap-arm64.log" >&2; die "debootstrap failed; see $DIR/debootstrap-arm64.log"; }
+    ln -sf /usr/bin/python3 "$root/usr/local/bin/python3"
+    ln -sf /usr/bin/python3 "$root/usr/local/bin/python"
+    rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+    finish_rootfs "$root"
+    chroot "$root" /usr/local/bin/python -c 'import platform, ssl; assert platform.machine() == "aarch64"' \
+        || die "the arm64 root's python does not run under qemu"
+    tar --numeric-owner -C "$root" -cf "$ARM64_TARBALL.tmp" .
+    mv "$ARM64_TARBALL.tmp" "$ARM64_TARBALL"
+    rm -rf "$root"
+    log "arm64 rootfs cached ($(du -h "$ARM64_TARBALL" | cut -f1))"
+}
+
 usage() {
-    echo "usage: $0 {start|stop|status|base-image}" >&2
+    echo "usage: $0 {start|stop|status|base-image|release-tools}" >&2
     exit 2
 }
 
@@ -325,5 +378,6 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 base-image) cmd_base_image ;;
+release-tools) cmd_release_tools ;;
 *) usage ;;
 esac

@@ -1,0 +1,267 @@
+"""The release workflow's own logic: its trigger, pins and platform list, and its shell steps run for real.
+
+The steps that only talk to GitHub run here with a recording `gh` on PATH (GitHub's API cannot be
+reached from a test); the rehearsal (tests/container/test_release_rehearsal.py) covers the image half
+with a real registry, and scripts/test checks the file with GitHub's workflow schema and zizmor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.runner import REPO
+
+WORKFLOW_PATH = REPO / ".github" / "workflows" / "release.yml"
+WORKFLOW: dict[Any, Any] = yaml.safe_load(WORKFLOW_PATH.read_text(encoding="utf-8"))
+MAIN_SHA = "a" * 40
+DIGEST = "sha256:" + "b" * 64
+
+
+def _step(job: str, name_start: str) -> dict[str, Any]:
+    steps = [s for s in WORKFLOW["jobs"][job]["steps"] if str(s.get("name", "")).startswith(name_start)]
+    assert len(steps) == 1, name_start
+    step: dict[str, Any] = steps[0]
+    return step
+
+
+def _fake_gh(folder: Path, answers: str) -> Path:
+    """A `gh` that logs each call's arguments and stdin, and answers by a case on its arguments."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(
+        "#!/bin/bash\n"
+        f'log="{folder}/gh.log"\n'
+        'printf "%s\\n" "ARGS $*" >> "$log"\n'
+        'if [[ " $* " == *" --input - "* ]]; then printf "STDIN %s\\n" "$(cat)" >> "$log"; fi\n'
+        f"{answers}\n",
+        encoding="utf-8",
+    )
+    gh.chmod(0o755)
+    return bin_dir
+
+
+def _run_step(
+    step: dict[str, Any], folder: Path, env: dict[str, str], bin_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    output = folder / "output"
+    output.touch()
+    summary = folder / "summary"
+    summary.touch()
+    environment = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_REPOSITORY": "Northflank-Release/Action",
+        "GITHUB_SHA": MAIN_SHA,
+        **env,
+    }
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=folder, env=environment, capture_output=True, text=True, check=False
+    )
+
+
+def _outputs(folder: Path) -> dict[str, str]:
+    lines = (folder / "output").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_the_release_is_dispatched_by_hand_with_a_version_not_by_a_pushed_tag() -> None:
+    triggers = WORKFLOW[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"workflow_dispatch"}
+    assert triggers["workflow_dispatch"]["inputs"]["version"]["required"] is True
+    assert WORKFLOW["permissions"] == {}
+    assert WORKFLOW["concurrency"]["cancel-in-progress"] is False
+
+
+def test_every_action_is_pinned_by_full_commit_sha_with_its_release_named() -> None:
+    text = WORKFLOW_PATH.read_text(encoding="utf-8")
+    uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", text, re.MULTILINE)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), (ref, comment)
+
+
+def test_the_build_makes_amd64_and_arm64_with_sbom_and_the_attestation_names_the_index() -> None:
+    assert WORKFLOW["env"]["PLATFORMS"] == "linux/amd64,linux/arm64"
+    build = _step("image", "Build and push")
+    assert build["with"]["platforms"] == "${{ env.PLATFORMS }}"
+    assert build["with"]["sbom"] is True
+    attest = _step("image", "Attest")
+    assert attest["uses"].startswith("actions/attest-build-provenance@")
+    assert attest["with"]["subject-digest"] == "${{ steps.index.outputs.digest }}"
+    assert attest["with"]["push-to-registry"] is True
+    assert WORKFLOW["jobs"]["image"]["permissions"] == {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+        "attestations": "write",
+    }
+    assert "scripts/image_index.py" in _step("image", "Read the multi-arch index digest")["run"]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1.2.3", {"version": "v1.2.3", "major": "v1", "prerelease": "false"}),
+        ("v2.0.0-rc.1", {"version": "v2.0.0-rc.1", "major": "v2", "prerelease": "true"}),
+        ("0.10.0", {"version": "v0.10.0", "major": "v0", "prerelease": "false"}),
+    ],
+)
+def test_a_good_version_on_main_gives_the_tags_and_the_lower_case_image(
+    tmp_path: Path, version: str, expected: dict[str, str]
+) -> None:
+    bin_dir = _fake_gh(tmp_path, "exit 1  # no such tag")
+    result = _run_step(
+        _step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": "refs/heads/main"}, bin_dir
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _outputs(tmp_path) == {**expected, "image": "ghcr.io/northflank-release/action"}
+
+
+@pytest.mark.parametrize(
+    ("version", "ref", "tag_exists", "says"),
+    [
+        ("1.2", "refs/heads/main", False, "Not a version"),
+        ("01.2.3", "refs/heads/main", False, "Not a version"),
+        ("1.2.3; rm -rf /", "refs/heads/main", False, "Not a version"),
+        ("1.2.3\n", "refs/heads/main", False, "Not a version"),
+        ("1.2.3", "refs/heads/feature", False, "Not main"),
+        ("1.2.3", "refs/tags/v1.2.3", False, "Not main"),
+        ("1.2.3", "refs/heads/main", True, "Already released"),
+    ],
+)
+def test_a_bad_version_another_branch_or_a_released_version_stops_the_release(
+    tmp_path: Path, version: str, ref: str, tag_exists: bool, says: str
+) -> None:
+    bin_dir = _fake_gh(tmp_path, "exit 0" if tag_exists else "exit 1")
+    result = _run_step(_step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": ref}, bin_dir)
+    assert result.returncode != 0
+    assert f"::error title={says}::" in result.stdout
+    assert (tmp_path / "output").read_text(encoding="utf-8") == ""
+
+
+def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_the_tag(tmp_path: Path) -> None:
+    action = tmp_path / "action.yml"
+    action.write_text((REPO / "action.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "pin_image.py").write_text(
+        (REPO / "scripts" / "pin_image.py").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "action.yml"], cwd=tmp_path, check=True)
+    env = {
+        "IMAGE": "ghcr.io/northflank-release/action",
+        "VERSION": "v1.2.3",
+        "DIGEST": DIGEST,
+        "GH_TOKEN": "test",
+        "PYTHON": sys.executable,
+    }
+    pin = _run_step(_step("release-commit", "Pin action.yml"), tmp_path, env, _fake_gh(tmp_path, "exit 99"))
+    assert pin.returncode == 0, pin.stdout + pin.stderr
+    assert f"+  image: docker://ghcr.io/northflank-release/action:v1.2.3@{DIGEST}" in pin.stdout
+
+    answers = (
+        'case "$*" in\n'
+        "  *git/blobs*) echo blob-sha ;;\n"
+        f"  *git/commits/{MAIN_SHA}*) echo main-tree-sha ;;\n"
+        "  *git/trees*) echo new-tree-sha ;;\n"
+        "  *git/commits*) echo release-commit-sha ;;\n"
+        '  *git/refs*) echo "{}" ;;\n'
+        "  *) exit 3 ;;\n"
+        "esac"
+    )
+    (tmp_path / "bin").rename(tmp_path / "bin-pin")
+    commit = _run_step(_step("release-commit", "Commit and tag"), tmp_path, env, _fake_gh(tmp_path, answers))
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    log = (tmp_path / "gh.log").read_text(encoding="utf-8").splitlines()
+    calls = [line for line in log if line.startswith("ARGS ")]
+    stdins = [json.loads(line[len("STDIN ") :]) for line in log if line.startswith("STDIN ")]
+    assert "repos/Northflank-Release/Action/git/blobs" in calls[0]
+    assert stdins[0] == {
+        "base_tree": "main-tree-sha",
+        "tree": [{"path": "action.yml", "mode": "100644", "type": "blob", "sha": "blob-sha"}],
+    }
+    assert stdins[1]["tree"] == "new-tree-sha"
+    assert stdins[1]["parents"] == [MAIN_SHA]
+    assert DIGEST in stdins[1]["message"]
+    assert calls[-1] == (
+        "ARGS api repos/Northflank-Release/Action/git/refs -f ref=refs/tags/v1.2.3 -f sha=release-commit-sha"
+    )
+    assert _outputs(tmp_path) == {"commit": "release-commit-sha"}
+
+
+@pytest.mark.parametrize(
+    ("tags", "moves"),
+    [
+        (["v1.2.3"], True),
+        (["v1.0.0", "v1.2.3", "v1.10.0-rc.1"], True),  # a prerelease is never "newer"
+        (["v1.2.3", "v1.10.0"], False),  # 1.10 is newer than 1.2 (version order, not text order)
+    ],
+)
+def test_the_major_tag_moves_only_forward(tmp_path: Path, tags: list[str], moves: bool) -> None:
+    listing = " ".join(f"refs/tags/{tag}" for tag in tags)
+    bin_dir = _fake_gh(tmp_path, f'for t in {listing}; do echo "$t"; done')
+    result = _run_step(
+        _step("major-tag", "Is this the newest"), tmp_path, {"MAJOR": "v1", "VERSION": "v1.2.3"}, bin_dir
+    )
+    assert result.returncode == 0, result.stderr
+    assert _outputs(tmp_path) == {"move": "true" if moves else "false"}
+
+
+def _entry(os_: str, arch: str) -> dict[str, Any]:
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": DIGEST, "size": 1,
+            "platform": {"os": os_, "architecture": arch}}  # fmt: skip
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+AMD64 = _entry("linux", "amd64")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "ok", "says"),
+    [
+        ({"mediaType": OCI_INDEX, "manifests": [_entry("linux", "amd64"), _entry("linux", "arm64")]}, True, ""),
+        # BuildKit's SBOM and provenance ride along as unknown/unknown entries.
+        (
+            {
+                "mediaType": OCI_INDEX,
+                "manifests": [_entry("linux", "amd64"), _entry("linux", "arm64"), _entry("unknown", "unknown")],
+            },
+            True,
+            "",
+        ),
+        ({"mediaType": OCI_INDEX, "manifests": [_entry("linux", "amd64")]}, False, "missing ['linux/arm64']"),
+        ({"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}, False, "not a multi-arch index"),
+        ({"mediaType": OCI_INDEX, "manifests": "nope"}, False, "missing"),
+        (
+            {"mediaType": OCI_INDEX, "manifests": [{"platform": "linux/arm64"}, _entry("linux", "amd64")]},
+            False,
+            "missing",
+        ),
+        ([], False, "not a JSON object"),
+        ("<html>sign in</html>", False, "not JSON"),
+    ],
+)
+def test_only_an_index_listing_every_released_platform_passes(manifest: Any, ok: bool, says: str) -> None:
+    raw = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "image_index.py"), WORKFLOW["env"]["PLATFORMS"]],
+        input=raw,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) == ok, result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
