@@ -15,26 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
+
+if TYPE_CHECKING:
+    from northflank_release.trigger import Identity
 
 PER_PAGE = 100  # the API's maximum
 MAX_PAGES = 10  # per walk: 1,000 runs. An oldest-first history longer than that cannot be checked.
 # The API's clock and ours differ by the Date header's one-second resolution plus transit.
 CLOCK_SLACK_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What this trigger sent, and when it started by our wall clock."""
-
-    name: str
-    description: str
-    arguments: dict[str, Any]
-    started_wall: float
-    unique: bool  # the description carries this trigger's random marker
 
 
 @dataclass

@@ -6,6 +6,7 @@ never pays for loading one; the sending half is in release.py.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from northflank_release.release import Release
 
+        # Every module is loaded now: keep their objects out of the collector's scans, and turn it back on
+        # (entrypoint.py turned it off for start-up) before a wait that may last hours.
+        gc.freeze()
+        gc.enable()
         return Release(settings, request, workflow, cancellation).run()
     except Cancelled as cancelled:
         workflow.error(NOTHING_SENT, title="Cancelled")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import time
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from northflank_release.flowchart import flowchart
 from northflank_release.inputs import format_duration
 from northflank_release.request import Target
 from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state
@@ -82,6 +80,8 @@ def wait_summary(
     if root is not None and root.children:
         moment = time.time() if now is None else now
         lines += _first_failure(run, moment)
+        from northflank_release.flowchart import flowchart  # only a waited run has a flow to draw
+
         lines += ["```mermaid", flowchart(root, moment).rstrip("\n"), "```", ""]
         lines += _table(root, moment, SUMMARY_BUDGET - sum(len(line.encode()) + 1 for line in lines))
     return "\n".join(lines) + "\n"
@@ -173,6 +173,8 @@ def _short(text: str, limit: int) -> str:
 
 
 def dry_run_summary(target: Target, request_json: str) -> str:
+    import html  # only the dry run shows raw text here; loading html.entities costs about 1 ms
+
     return (
         "### Northflank release flow: dry run\n\n"
         f"Nothing was sent. Would run the `{_cell(target.stage)}` release flow of pipeline "

@@ -20,14 +20,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from northflank_release import lookup
-from northflank_release.network import explain
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
 from northflank_release.request import Target
+
+if TYPE_CHECKING:
+    from northflank_release import lookup
 
 NOT_CREATED_STATUSES = frozenset({429, 503})
 LOOKUP_READ_ATTEMPTS = 3
@@ -36,6 +37,17 @@ MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget ever
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
 SETTLE_SECONDS = 3.0
 SLOW_SETTLE_MIN_SECONDS, SLOW_SETTLE_MAX_SECONDS = 5.0, 30.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What this trigger sent, and when it started by our wall clock: how lookup.py knows its run."""
+
+    name: str
+    description: str
+    arguments: dict[str, Any]
+    started_wall: float
+    unique: bool  # the description carries this trigger's random marker
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,7 @@ class Trigger:
         """Send the body once; `identifiable` says its description carries this trigger's random marker."""
         name = str(body.get("name", ""))
         arguments = body.get("arguments")
-        identity = lookup.Identity(
+        identity = Identity(
             name=name,
             description=str(body.get("description", "")),
             arguments=arguments if isinstance(arguments, dict) else {},
@@ -136,7 +148,7 @@ class Trigger:
             f"({', '.join(tried)}); last: {last}. No run named {name!r} was found."
         )
 
-    def _accepted(self, data: dict[str, Any], identity: lookup.Identity) -> TriggerResult:
+    def _accepted(self, data: dict[str, Any], identity: Identity) -> TriggerResult:
         run = run_from(data)
         if run and run.get("id"):
             return TriggerResult(run, str(run["id"]))
@@ -156,7 +168,7 @@ class Trigger:
             None, "", notes=[f"The API accepted the run but did not say its id, and {why}; run-id is empty."]
         )
 
-    def _answered_unreadably(self, error: UnexpectedAnswer, identity: lookup.Identity) -> TriggerResult:
+    def _answered_unreadably(self, error: UnexpectedAnswer, identity: Identity) -> TriggerResult:
         """A 2xx that is not the API's JSON: maybe the API behind a mangling proxy, maybe a sign-in page."""
         self.log(f"The trigger was answered with {error}; looking for the run before deciding anything.")
         walk = self._lookup(identity, SETTLE_SECONDS)
@@ -170,7 +182,7 @@ class Trigger:
             "Northflank, and check that api-url reaches the Northflank API."
         )
 
-    def _refuse_to_guess(self, walk: lookup.Walk, identity: lookup.Identity, what: str) -> None:
+    def _refuse_to_guess(self, walk: lookup.Walk, identity: Identity, what: str) -> None:
         """Fail when the list cannot prove the run absent: resending could deploy twice, adopting could lie."""
         if walk.candidates:
             raise TriggerFailed(
@@ -194,7 +206,7 @@ class Trigger:
     def _slow_settle_seconds(self) -> float:
         return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
 
-    def _lookup(self, identity: lookup.Identity, settle: float) -> lookup.Walk:
+    def _lookup(self, identity: Identity, settle: float) -> lookup.Walk:
         """Walk the list for up to `settle` seconds, since a new run may take a moment to be listed."""
         give_up = self.clock() + settle
         pause = 1.0
@@ -206,7 +218,7 @@ class Trigger:
             self.sleep(min(pause, remaining))
             pause = min(pause * 2, 5.0)
 
-    def _walk_once(self, identity: lookup.Identity) -> lookup.Walk:
+    def _walk_once(self, identity: Identity) -> lookup.Walk:
         last = ""
         for attempt in range(1, LOOKUP_READ_ATTEMPTS + 1):
             self.check_cancelled()
@@ -214,6 +226,10 @@ class Trigger:
             if budget <= 0:
                 last = f"the {MAX_LIST_READS} list reads one trigger may use are spent"
                 break
+            # Most triggers never look anything up, so these load only when one does.
+            from northflank_release import lookup
+            from northflank_release.network import explain
+
             try:
                 walk = lookup.walk(self.client, self.target, identity, self.wall_clock(), min(budget, lookup.MAX_PAGES))
             except ApiError as error:
@@ -252,6 +268,8 @@ def _classify_status(error: ApiError) -> _Failure:
 
 
 def _classify_exception(error: requests.RequestException) -> _Failure:
+    from northflank_release.network import explain  # only a failed request needs it
+
     problem = explain(error)
     if problem.may_have_arrived:
         return _Failure("maybe-slow", problem.text)
