@@ -1,9 +1,10 @@
 """Find the run a trigger may have created, in the runs list, without guessing and without reading it all.
 
-A run is this trigger's when its name and description are the ones sent, it was created after the trigger
-started (on the API's clock), and it carries every argument sent. The derived description ends with a
-random marker, so that is proof; a description the user gave is not unique (matrix legs, re-runs share it),
-so a match on it is only a candidate and the trigger refuses to adopt it.
+A run is this trigger's when its name is the one sent and its description carries the trigger's random
+marker (a derived description ends with one): that is proof. A description the user gave is not unique
+(matrix legs and re-runs share it), so a run with that name and description, created after the trigger
+started (on the API's clock), and not given other arguments, is only a candidate: the trigger refuses to
+adopt it.
 
 The list's order is not documented. The walk stops at the first page that holds only runs older than the
 trigger, once the pages so far were newest first; otherwise it goes on, up to MAX_PAGES, and a walk cut
@@ -12,6 +13,8 @@ short by that cap proves nothing.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -39,7 +42,9 @@ class Walk:
     pages: int = 0
 
 
-def walk(client: NorthflankClient, target: Target, identity: Identity, wall_now: float, max_pages: int) -> Walk:
+def walk(
+    client: NorthflankClient, target: Target, identity: Identity, wall_clock: Callable[[], float], max_pages: int
+) -> Walk:
     """Read pages until the run is found, no later page can hold it, or `max_pages` (at most MAX_PAGES) are
     read; API errors propagate to the caller."""
     result = Walk()
@@ -49,9 +54,11 @@ def walk(client: NorthflankClient, target: Target, identity: Identity, wall_now:
     while True:
         page = client.list_page(target, params)
         result.pages += 1
-        # Compare in the API's clock: shift our start by the skew its Date header shows.
+        # Compare in the API's clock: shift our start by the skew its Date header shows. Our clock is read
+        # after the answer arrived, so a slow answer can only make the skew look smaller (Date is when the
+        # API answered, rounded down), which moves the threshold earlier: the safe direction.
         server_time = page.answer.server_time
-        skew = (server_time - wall_now) if server_time is not None else 0.0
+        skew = (server_time - wall_clock()) if server_time is not None else 0.0
         threshold = identity.started_wall + skew - CLOCK_SLACK_SECONDS
         for run in page.runs:
             verdict = _judge(run, identity, threshold)
@@ -85,17 +92,28 @@ def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> str:
     if run.get("name") != identity.name or not run.get("id"):
         return "other"
     description = run.get("description")
+    if identity.unique and description == identity.description:
+        return "ours"  # the random marker: nothing else can prove more, and nothing may overrule it
     if description is not None and description != identity.description:
         return "other"
     created = parse_timestamp(run.get("createdAt"))
     if created is not None and created < threshold:
         return "other"  # an older namesake
-    arguments = run.get("arguments")
-    if isinstance(arguments, dict) and any(arguments.get(key) != value for key, value in identity.arguments.items()):
-        return "other"  # another job's (a matrix leg's) run, with other arguments
-    if identity.unique and description == identity.description:
-        return "ours"
+    if _other_arguments(run.get("arguments"), identity.arguments):
+        return "other"  # another job's (a matrix leg's) run
     return "candidate"
+
+
+def _other_arguments(listed: Any, sent: dict[str, Any]) -> bool:
+    """Whether the run was surely given other arguments. The API may store values as text or leave out
+    arguments its template does not declare, so only a value present and different as text counts."""
+    if not isinstance(listed, dict):
+        return False
+    return any(key in listed and _as_text(listed[key]) != _as_text(value) for key, value in sent.items())
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def parse_timestamp(value: Any) -> float | None:

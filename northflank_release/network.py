@@ -78,18 +78,28 @@ def _connection_problem(error: BaseException) -> NetworkProblem:
     return NetworkProblem("connection closed before an answer", True)
 
 
+def _raised_in(error: BaseException, function: str) -> bool:
+    """Whether `function` is on the error's traceback: where it was raised tells the stage of the exchange."""
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == function:
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def _proxy_problem(error: BaseException) -> NetworkProblem:
-    """urllib3 raises ProxyError before the request leaves: either the proxy is unreachable, or it answered
-    the CONNECT with a refusal (407, 403, ...), which http.client reports as a bare OSError."""
+    """urllib3 says ProxyError for a proxy it could not reach, for a CONNECT the proxy refused (407, 403, ...,
+    which http.client's `_tunnel` raises as a bare OSError) and also, through a tunnel already open, for a
+    connection the API dropped after the request went out. Only the first two mean nothing was sent."""
     if _find(error, urllib3.exceptions.NewConnectionError) or _find(error, ConnectionRefusedError):
         return NetworkProblem("the proxy could not be reached; nothing was sent", False)
     if _find(error, socket.gaierror):
         return NetworkProblem("the proxy's host name does not resolve; nothing was sent", False)
-    refusal = next(
-        (c for c in causes(error) if type(c) is OSError and c.errno is None and c.args and isinstance(c.args[0], str)),
-        None,
-    )
-    answer = str(refusal.args[0]) if refusal else "no answer"
+    refusal = next((c for c in causes(error) if type(c) is OSError and _raised_in(c, "_tunnel")), None)
+    if refusal is None:
+        return _connection_problem(error)
+    answer = str(refusal.args[0]) if refusal.args else "no answer"
     return NetworkProblem(
         f"the proxy refused to open a connection to the API ({answer}); nothing was sent. "
         "Check the runner's https_proxy setting and the proxy's credentials, or add the API host to no_proxy",
@@ -98,7 +108,7 @@ def _proxy_problem(error: BaseException) -> NetworkProblem:
     )
 
 
-# The peer closing the TLS stream, which can happen after the request was written.
+# The peer closing the TLS stream: never proof that the handshake was where it happened.
 _EOF_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 
@@ -111,10 +121,10 @@ def _tls_problem(error: BaseException) -> NetworkProblem:
             False,
             persistent=True,
         )
-    if _find(error, _EOF_ERRORS):
-        return NetworkProblem("the TLS connection closed unexpectedly", True)
-    # Any other OpenSSL error comes from the handshake, before an HTTP byte is written.
     failure = _find(error, ssl.SSLError)
+    if failure is None or isinstance(failure, _EOF_ERRORS) or not _raised_in(failure, "do_handshake"):
+        # After the handshake, the request may have been written before the stream broke.
+        return NetworkProblem("the TLS connection failed after it was set up", True)
     reason = getattr(failure, "reason", None) or "unknown reason"
     if reason == "WRONG_VERSION_NUMBER":
         return NetworkProblem(

@@ -307,6 +307,9 @@ def _read_id(reader: _Reader, name: str) -> str:
 def _read_api_url(reader: _Reader) -> str:
     value = reader.text("api-url").rstrip("/")
     parts = urlsplit(value)
+    # urlsplit lower-cases the scheme it reports, not the text: `HTTP://` must become `http://` so every
+    # later check (no proxy for plain http) sees what was validated here.
+    value = parts._replace(scheme=parts.scheme.lower()).geturl() if parts.scheme else value
     try:
         host = parts.hostname or ""
     except ValueError:
@@ -365,15 +368,36 @@ def _read_ca_bundle(environ: Mapping[str, str], reader: _Reader) -> str:
         if not path:
             continue
         if not Path(path).exists():
+            # The runner rewrites paths under the workspace and runner.temp into the container's
+            # (ContainerActionHandler.cs, TranslateToContainerPath); any other host path is not there.
             reader.problems.append(
                 InputProblem(
                     variable,
-                    f"{variable} names {path!r}, which does not exist in the action's container: put the CA bundle "
-                    f"in the workspace and point {variable} at it there (/github/workspace/...), or unset it",
+                    f"{variable} names {path!r}, which does not exist in the action's container: keep the CA "
+                    f"bundle in the workspace or runner.temp and point {variable} at it there, or unset it",
                 )
             )
             return ""
+        if unreadable := _ca_bundle_problem(path):
+            reader.problems.append(InputProblem(variable, f"{variable} names {path!r}, {unreadable}"))
+            return ""
         return path
+    return ""
+
+
+def _ca_bundle_problem(path: str) -> str:
+    """Why OpenSSL cannot load these CA certificates, or "" when it can: a bad bundle is an input error, not
+    a TLS failure on every request."""
+    import ssl  # only when a CA bundle is set
+
+    try:
+        if Path(path).is_dir():
+            ssl.create_default_context(capath=path)
+        else:
+            ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error.__class__.__name__
+        return f"which holds no CA certificate OpenSSL can read ({reason}): it must be PEM (BEGIN CERTIFICATE)"
     return ""
 
 

@@ -1,9 +1,9 @@
 """Trigger a run exactly once, even when answers are lost.
 
 Northflank has no idempotency key, so every failed attempt is classified:
-- not created (connection refused, DNS failure, TLS handshake failure, connect timeout, 429, 503):
+- not created (connection refused, DNS failure, TLS handshake failure, connect timeout, 429):
   retry after a backoff;
-- maybe created (read timeout, connection dropped after sending, 500, 502, 504): look the run up
+- maybe created (read timeout, connection dropped after sending, 500, 502, 503, 504): look the run up
   (lookup.py) for a settling time (longer when the API may still be working on the request: a read
   timeout, a dropped connection, a 504); adopt it when it is provably this trigger's, retry only when the
   list proves it was not created, and otherwise fail without resending;
@@ -30,7 +30,9 @@ from northflank_release.request import Target
 if TYPE_CHECKING:
     from northflank_release import lookup
 
-NOT_CREATED_STATUSES = frozenset({429, 503})
+# A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
+# the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
+NOT_CREATED_STATUSES = frozenset({429})
 LOOKUP_READ_ATTEMPTS = 3
 MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
@@ -231,7 +233,7 @@ class Trigger:
             from northflank_release.network import explain
 
             try:
-                walk = lookup.walk(self.client, self.target, identity, self.wall_clock(), min(budget, lookup.MAX_PAGES))
+                walk = lookup.walk(self.client, self.target, identity, self.wall_clock, min(budget, lookup.MAX_PAGES))
             except ApiError as error:
                 last = str(error)
             except UnexpectedAnswer as error:
@@ -263,7 +265,7 @@ def _classify_status(error: ApiError) -> _Failure:
     if error.status == 504:  # the gateway gave up waiting; the API behind it may still create the run
         return _Failure("maybe-slow", text)
     if error.status >= 500:
-        return _Failure("maybe", text)
+        return _Failure("maybe", text, error.rate_limit.retry_delay(rate_limited=False))
     return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
 
 

@@ -1,13 +1,15 @@
 """Real network peers the action meets on self-hosted runners: a forward proxy and a private CA.
 
-The proxy is a real HTTP proxy on 127.0.0.1 that records every byte it is sent, answers CONNECT with a
-chosen status (407 or 403, as corporate proxies refuse), and answers plain proxied requests with 502:
-it never forwards, so anything that reaches it is visible to the test and goes no further.
+The proxy is a real HTTP proxy on 127.0.0.1 that records every byte it is sent and answers CONNECT with a
+chosen status: 407 or 403, as corporate proxies refuse, or 200 and a real tunnel to the target. Plain
+proxied requests get 502: it never forwards them, so anything sent in clear goes no further.
 The CA is made with the openssl command line, as an administrator would make one.
 """
 
 from __future__ import annotations
 
+import select
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -46,10 +48,31 @@ class RecordingProxy:
 
             def do_CONNECT(self) -> None:
                 self._record()
+                if proxy.connect_status == 200:
+                    self._tunnel()
+                    return
                 self.send_response(proxy.connect_status, proxy.connect_reason)
                 self.send_header("Proxy-Authenticate", 'Basic realm="corp"')
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _tunnel(self) -> None:
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=30)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                ends = [self.connection, upstream]
+                while True:
+                    readable, _, _ = select.select(ends, [], [], 30)
+                    if not readable:
+                        break
+                    for end in readable:
+                        data = end.recv(65536)
+                        if not data:
+                            upstream.close()
+                            self.close_connection = True
+                            return
+                        (upstream if end is self.connection else self.connection).sendall(data)
 
             def _refuse(self) -> None:
                 self._record()

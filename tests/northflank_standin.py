@@ -15,6 +15,7 @@ import contextlib
 import functools
 import hmac
 import json
+import os
 import re
 import secrets
 import signal
@@ -61,9 +62,11 @@ NODE_STATUSES = (
 NODE_TERMINAL = frozenset({"success", "failure", "aborted", "skipped", "invalid"})
 WORKFLOW_TYPES = ("sequential", "parallel")
 ROUTES = ("trigger", "get", "list", "abort")
-FAULT_KINDS = frozenset({"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape"})
+FAULT_KINDS = frozenset(
+    {"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape", "garble"}
+)
 # Kinds that answer as if the request had been processed, so the run always exists.
-_PROCESSING_KINDS = frozenset({"delay", "empty", "not_json", "no_id", "truncated", "shape"})
+_PROCESSING_KINDS = frozenset({"delay", "empty", "not_json", "no_id", "truncated", "shape", "garble"})
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
@@ -198,6 +201,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     message: str = "injected fault"
     match: str = ""
+    echo: bool = False  # the answer starts with the request's Authorization header, as some proxies' pages do
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -377,6 +381,7 @@ class _Answer:
         self.content_type = content_type if body else None
         self.headers: dict[str, str] = dict(headers or {})
         self.drop = False
+        self.raw: bytes | None = None  # written to the socket itself, under any TLS: a corrupted stream
         self.delay = 0.0
 
     @classmethod
@@ -438,6 +443,9 @@ class NorthflankStandin:
         self.ratelimit_reset = 3600
         self.omit_fields: set[str] = set()  # run fields left out of every answer (an API that omits them)
         self.connections = 0  # TCP connections accepted, TLS handshakes that failed included
+        self.clock_offset = 0.0  # seconds the API's clock is ahead of ours (see shift_clock)
+        # How the API keeps a run's arguments; a test may make it rewrite them (values as text, say).
+        self.store_arguments: Callable[[dict[str, Any]], dict[str, Any]] = lambda arguments: arguments
         self.tls: tuple[Path, Path] | None = None  # (certificate chain, key): serve https with them
         self.known_projects: set[str] | None = None
         self.known_pipelines: set[str] | None = None
@@ -541,6 +549,11 @@ class NorthflankStandin:
                 if concluded:
                     run.forced.append((created + 30.0, "success"))
 
+    def rename_run(self, run_id: str, name: str, description: str) -> None:
+        with self._lock:
+            run = self._runs[run_id]
+            run.name, run.description = name, description
+
     def set_status(self, run_id: str, status: str) -> None:
         with self._lock:
             run = self._runs.get(run_id)
@@ -599,6 +612,13 @@ class NorthflankStandin:
             answer = self._misbehave(fault, answer)
         else:
             answer = self._misbehave(fault, None)
+        if fault is not None and fault.echo and answer.body:
+            # Sign-in pages and debugging proxies echo the request they got, Authorization header and all.
+            echo = (
+                "<html><body><p>Signed out. We got:</p>"
+                f"<pre>Authorization: {request.headers.get('authorization', '')}</pre></body></html>"
+            ).encode()
+            answer.body = echo + answer.body
         if self.omit_fields and answer.status == 200 and fault is None:
             answer = _without_fields(answer, self.omit_fields)
         with self._lock:
@@ -621,6 +641,11 @@ class NorthflankStandin:
         if fault.kind == "drop":
             answer = _Answer(0)
             answer.drop = True
+            return answer
+        if fault.kind == "garble":
+            # Processed, then an answer that bypasses TLS: to the client, a stream broken after its request.
+            answer = _Answer(0)
+            answer.raw = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"
             return answer
         if fault.kind == "delay":
             # Created already; only the answer is late, so a read timeout strands it.
@@ -780,7 +805,7 @@ class NorthflankStandin:
             id=str(uuid.uuid4()),
             name=payload.get("name") or f"Run {in_flow + 1}",
             description=payload.get("description", ""),
-            arguments=dict(payload.get("arguments", {})),
+            arguments=self.store_arguments(dict(payload.get("arguments", {}))),
             overrides=dict(payload.get("overrides", {})),
             project=project,
             pipeline=pipeline,
@@ -790,6 +815,12 @@ class NorthflankStandin:
         )
         self._runs[run.id] = run
         return run
+
+    def shift_clock(self, seconds: float) -> None:
+        """Run the API's clock `seconds` ahead of ours (behind when negative): its timestamps and Date header."""
+        with self._lock:
+            self._wall_origin += timedelta(seconds=seconds)
+            self.clock_offset += seconds
 
     def _timestamp(self, at: float | None) -> str | None:
         if at is None:
@@ -1001,6 +1032,11 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header comes from the API's clock, which may not be ours.
+        now = time.time() + self.server.standin.clock_offset if timestamp is None else timestamp
+        return super().date_time_string(now)
+
     def version_string(self) -> str:
         return "NorthflankStandin/1.0"
 
@@ -1029,7 +1065,10 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.server.standin
         standin._record(request)
         answer = standin.handle(request, body)
-        if answer.drop:
+        if answer.raw is not None:
+            with contextlib.suppress(OSError):
+                os.write(self.connection.fileno(), answer.raw)
+        if answer.drop or answer.raw is not None:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)

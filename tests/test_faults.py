@@ -362,6 +362,33 @@ LIST_READS = [
         trigger_requests=1,
     ),
     FaultCase(
+        "json-gateway-on-every-route",
+        faults_of(Fault("POST", "trigger", "shape"), Fault("GET", "list", "shape", times=50)),
+        runs=1,
+        exit_code=1,
+        causes=("may have been created", "instead of a runs list (data.runs)"),
+        trigger_requests=1,
+        names_run=False,
+    ),
+    FaultCase(
+        "trigger-200-other-json-shape",
+        faults_of(Fault("POST", "trigger", "shape")),
+        runs=1,
+        exit_code=0,
+        causes=("instead of the API's JSON (a run in a data object)", "using it (no second run)"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
+        "503-after-forwarding",  # Envoy and Istio say 503 when the API reset after the request reached it
+        faults_of(Fault("POST", "trigger", "status", status=503, create_first=True, message="upstream reset")),
+        runs=1,
+        exit_code=0,
+        causes=("HTTP 503", "using it (no second run)"),
+        trigger_requests=1,
+        adopted=True,
+    ),
+    FaultCase(
         "trigger-200-html-and-no-run-listed",
         faults_of(Fault("POST", "trigger", "html", status=200)),
         runs=0,
@@ -735,3 +762,61 @@ def test_a_lost_answer_costs_a_few_list_reads_even_with_2000_old_runs(
         assert len(lists) <= 10, f"{len(lists)} list reads"
         [error] = result.errors
         assert "not ordered newest first" in error
+
+
+@pytest.mark.parametrize(("shift", "older_namesakes"), [(-120.0, False), (120.0, True)])
+def test_the_api_clock_and_slow_answers_never_turn_a_lookup_into_a_guess(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], shift: float, older_namesakes: bool
+) -> None:
+    """With a description of its own, the creation time decides between "may be ours" and "surely not".
+
+    API clock 2 minutes behind ours, list answers 3.5 s slow, answer lost after the run was created: the run
+    is still a candidate (an honest failure, no second run). API clock 2 minutes ahead, with namesakes created
+    before the job: they are older on the API's clock, so the request is sent again and succeeds.
+    """
+    standin.shift_clock(shift)
+    text = {"name": "Deploy shop", "description": "Deploy the shop"}
+    if older_namesakes:
+        standin.seed_runs(PROJECT, PIPELINE, STAGE, 3, name_prefix="Deploy shop")
+        for run in standin.runs():
+            standin.rename_run(run["id"], text["name"], text["description"])
+        standin.add_fault(Fault("POST", "trigger", "drop"))
+    else:
+        standin.add_fault(Fault("POST", "trigger", "drop", create_first=True))
+        standin.add_fault(Fault("GET", "list", "delay", delay=3.5, create_first=True, times=50))
+    before = {run["id"] for run in standin.runs()}
+
+    # A read timeout above the list's 3.5 s, so the slow answers are read, not timed out.
+    result = run_action(tmp_path, {**inputs, **text}, job_env={"NORTHFLANK_HTTP_TIMEOUT": "5"}, timeout=90)
+    created = record(f"clock-{shift:+.0f}s", standin, before, result)
+
+    assert len(created) == 1, f"{len(created)} runs\n{result.log}"
+    if older_namesakes:
+        assert result.exit_code == 0, result.log
+        assert result.outputs["run-id"] == created[0]["id"]
+        assert len(standin.requests_to("trigger")) == 2
+    else:
+        assert result.exit_code == 1, result.log
+        assert len(standin.requests_to("trigger")) == 1
+        [error] = result.errors
+        assert created[0]["id"] in error
+
+
+@pytest.mark.parametrize("rewrite", ["values-as-text", "declared-only"])
+def test_a_run_whose_arguments_the_api_rewrote_is_still_recognised(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], rewrite: str
+) -> None:
+    """The API may keep argument values as text, or only the arguments its template declares."""
+    if rewrite == "values-as-text":
+        standin.store_arguments = lambda arguments: {key: str(value) for key, value in arguments.items()}
+    else:
+        standin.store_arguments = lambda arguments: {key: arguments[key] for key in ("TAG",) if key in arguments}
+    standin.add_fault(Fault("POST", "trigger", "drop", create_first=True))
+    given = {**inputs, "arguments": '{"TAG": "v1", "REPLICAS": 2}'}
+
+    result = run_action(tmp_path, given, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"})
+    created = record(f"arguments-{rewrite}", standin, set(), result)
+
+    assert result.exit_code == 0, result.log
+    assert len(created) == 1, f"{len(created)} runs: sent twice"
+    assert result.outputs["run-id"] == created[0]["id"]

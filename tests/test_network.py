@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.network_peers import PrivateCA, RecordingProxy, make_private_ca
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from tests.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin
 from tests.runner import run_action
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
@@ -107,3 +107,77 @@ def test_a_ca_bundle_that_does_not_exist_in_the_container_is_an_input_error(
     assert "/home/runner/corp-ca.pem" in error
     assert "does not exist in the action's container" in error
     assert standin.requests == []
+
+
+def test_a_tls_stream_broken_after_the_request_went_out_is_looked_up_not_resent(
+    tmp_path: Path, tls_standin: NorthflankStandin, inputs: dict[str, str], private_ca: PrivateCA
+) -> None:
+    """Bytes outside TLS after the request was read: an OpenSSL error, but not a handshake one."""
+    tls_standin.add_fault(Fault("POST", "trigger", "garble"))
+    result = run_action(tmp_path, {**inputs, "api-url": tls_standin.url}, job_env={"SSL_CERT_FILE": str(private_ca.ca)})
+
+    assert result.exit_code == 0, result.log
+    assert len(tls_standin.requests_to("trigger")) == 1, "sent twice: the run would exist twice"
+    [run] = tls_standin.runs()
+    assert result.outputs["run-id"] == run["id"]
+    assert "TLS handshake failed" not in result.log
+    assert "the TLS connection failed after it was set up" in result.log
+
+
+def test_a_connection_dropped_through_a_proxy_tunnel_is_looked_up_not_called_a_refusal(
+    tmp_path: Path, tls_standin: NorthflankStandin, inputs: dict[str, str], private_ca: PrivateCA, proxy: RecordingProxy
+) -> None:
+    """urllib3 reports this drop as a ProxyError too; only a refused CONNECT means nothing was sent."""
+    proxy.connect_status, proxy.connect_reason = 200, "Connection established"
+    tls_standin.add_fault(Fault("POST", "trigger", "drop", create_first=True))
+    job_env = {"SSL_CERT_FILE": str(private_ca.ca), "https_proxy": proxy.url, "NORTHFLANK_HTTP_TIMEOUT": "2"}
+    result = run_action(tmp_path, {**inputs, "api-url": tls_standin.url}, job_env=job_env)
+
+    assert result.exit_code == 0, result.log
+    assert "nothing was sent" not in result.log
+    assert len(tls_standin.requests_to("trigger")) == 1
+    [run] = tls_standin.runs()
+    assert result.outputs["run-id"] == run["id"]
+    assert any(request.startswith(b"CONNECT 127.0.0.1:") for request in proxy.received)
+
+
+def test_an_upper_case_plain_http_url_is_not_proxied_either(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], proxy: RecordingProxy
+) -> None:
+    job_env = dict.fromkeys(PROXY_VARIABLES, proxy.url)
+    result = run_action(tmp_path, {**inputs, "api-url": standin.url.replace("http://", "HTTP://")}, job_env=job_env)
+
+    assert result.exit_code == 0, result.log
+    assert proxy.received == []
+    assert len(standin.requests_to("trigger")) == 1
+
+
+def test_a_ca_bundle_openssl_cannot_read_is_an_input_error(
+    tmp_path: Path, tls_standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """A DER file or a typo'd one would otherwise fail every handshake, five times over."""
+    not_pem = tmp_path / "corp-ca.cer"
+    not_pem.write_bytes(b"\x30\x82\x03\x0b not a PEM certificate")
+    result = run_action(tmp_path, {**inputs, "api-url": tls_standin.url}, job_env={"SSL_CERT_FILE": str(not_pem)})
+
+    assert result.exit_code == 1
+    [error] = result.errors
+    assert error.startswith("Invalid input: SSL_CERT_FILE:")
+    assert "must be PEM" in error
+    assert tls_standin.connections == 0
+
+
+def test_a_page_that_echoes_the_token_is_quoted_without_any_of_it(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """The error quotes the first bytes of what came back; the token must not survive in a cut preview."""
+    standin.add_fault(Fault("POST", "trigger", "html", status=200, echo=True))
+    standin.add_fault(Fault("GET", "list", "html", status=200, echo=True, times=50))
+    result = run_action(tmp_path, inputs)
+
+    assert result.exit_code == 1
+    [error] = result.errors
+    assert "Authorization: Bearer" in error  # the preview reaches into the token's place
+    written = [line for line in result.log.splitlines() if not line.startswith("::add-mask::")]
+    for length in (8, 12, 20):
+        assert API_TOKEN_DEFAULT[:length] not in "\n".join(written) + result.summary + result.raw_outputs
