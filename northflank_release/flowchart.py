@@ -64,7 +64,8 @@ def mermaid_text(text: str, limit: int = MAX_LABEL) -> str:
             out.append("#65533;")  # controls, bidi overrides, zero-width: shown as a replacement mark
         else:
             out.append(f"#{ord(char)};")
-    return "".join(out)
+    # Mermaid's lexer takes `direction XX` as a statement even inside a quoted subgraph title.
+    return "".join(out).replace("direction", "#100;irection")
 
 
 def status_class(status: str) -> str:
@@ -144,9 +145,17 @@ def flowchart(root: FlowNode, now: float, max_nodes: int = MAX_NODES) -> str:
     budget = max_nodes
     while True:
         text = _render(root, now, budget, total)
-        if len(text) <= MAX_TEXT or budget <= 5:
+        if _utf16_length(text) <= MAX_TEXT:
             return text
+        if budget <= 5:
+            # Deeply nested boxes can outgrow Mermaid's text limit on their own: no picture beats a broken one.
+            return f'flowchart TB\n  note["The flow ({total} steps) is too deeply nested to draw: see the table"]\n'
         budget //= 2
+
+
+def _utf16_length(text: str) -> int:
+    """Length as Mermaid (JavaScript) counts it: characters outside the BMP count twice."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _render(root: FlowNode, now: float, budget: int, total: int) -> str:

@@ -9,6 +9,7 @@ page, a captive portal, an empty or cut body) raises UnexpectedAnswer rather tha
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,8 +194,8 @@ class NorthflankClient:
         for form in {self.token, json.dumps(self.token)[1:-1]} - {""}:
             text = text.replace(form, "***")
         try:
-            data = json.loads(text) if text.strip() else None
-        except ValueError:
+            data = _without_lone_surrogates(json.loads(text), text) if text.strip() else None
+        except (ValueError, RecursionError):  # not JSON, or nested past what a parser should follow
             data = None
         self.debug(f"-> HTTP {response.status_code}, {len(text)} bytes, rate limit remaining {rate_limit.remaining}")
         if not 200 <= response.status_code < 300:
@@ -238,6 +239,19 @@ def likely_cause(status: int, *, reading: bool) -> str:
     """What a refusal most likely means, for triggering a run or for reading one."""
     causes = _READ_CAUSES if reading else _TRIGGER_CAUSES
     return causes.get(status, "the API refused the read" if reading else "the API refused the request")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(data: Any, text: str) -> Any:
+    """JSON may carry half of a UTF-16 pair (a JavaScript `.slice()` that cut an emoji); Python keeps it as a
+    lone surrogate, which no UTF-8 writer accepts. Each becomes U+FFFD, so no output, log or summary fails."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return data
+    text = json.dumps(data, ensure_ascii=False)
+    cleaned = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return json.loads(cleaned)
 
 
 def run_from(answer_data: Any) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ class NodeProgress:
             self.seen[key] = node.status
             if node.status == before or (first and node.status in _QUIET):
                 continue
-            line = f"{_short(node.name)}: {node.status}"
+            line = f"{_short(node.name)}: {_short(node.status, 50)}"
             duration = node.duration(0.0) if node.end is not None else None
             if node.status in NODE_TERMINAL and duration is not None:
                 line += f" after {format_duration(duration)}"

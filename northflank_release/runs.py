@@ -167,7 +167,7 @@ def unix_seconds(value: Any) -> float | None:
             except ValueError:
                 return None
             return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if not isinstance(value, int | float) or not _finite(value) or value <= 0:
         return None
     # Seconds since 1970 stay below 1e11 until the year 5138; anything larger is milliseconds.
     return float(value) / 1000 if value >= 1e11 else float(value)
@@ -176,9 +176,17 @@ def unix_seconds(value: Any) -> float | None:
 def _attempts(value: Any) -> int | None:
     if isinstance(value, dict):
         value = value.get("attempts")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         return None
     return int(value)
+
+
+def _finite(value: float) -> bool:
+    """math.isfinite, for integers too large for a float (10**400 in JSON is valid) as well."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _error_text(error: Any) -> str:

@@ -44,6 +44,10 @@ def _cell(value: str) -> str:
 
 
 def _inert(char: str) -> str:
+    if char == ".":
+        return "&#46;"  # GFM links `www.x.y` even from character references; an escaped dot stops it
+    if char == "@":
+        return "&#64;&#8288;"  # and `a@b.c`: a word joiner after the @ stops that
     if char in _PUNCTUATION:
         return f"&#{ord(char)};"
     # Controls and bidi overrides would garble the rest of the cell: show that something was there.
@@ -53,10 +57,11 @@ def _inert(char: str) -> str:
 def trigger_summary(target: Target, run: dict[str, Any] | None, run_id: str, run_name: str, api_url: str) -> str:
     state = run_state(run)
     rows = [
-        ("Run", f"{_cell(run_name)} (`{_cell(run_id) if run_id else 'id unknown'}`)"),
+        # No code span here: character references are not decoded inside one.
+        ("Run", f"{_cell(run_name)} ({_cell(run_id) if run_id else 'id unknown'})"),
         ("Pipeline", f"`{_cell(target.pipeline_id)}` in project `{_cell(target.project_id)}`"),
         ("Stage", _cell(target.stage)),
-        ("Status", f"{_ICON.get(state.status, '')} {_cell(state.status)}".strip()),
+        ("Status", f"{_ICON.get(state.status, '')} {_word(state.status)}".strip()),
         ("API", _cell(api_url)),
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
@@ -69,10 +74,10 @@ def wait_summary(
     state = run_state(run)
     if reason == "concluded":
         headline = (
-            f"{_ICON.get(state.status, '')} Release flow run **{_cell(state.status)}** after {format_duration(elapsed)}"
+            f"{_ICON.get(state.status, '')} Release flow run **{_word(state.status)}** after {format_duration(elapsed)}"
         )
     elif reason == "timeout":
-        headline = f"⏱️ Stopped waiting after {format_duration(elapsed)}: the run was still **{_cell(state.status)}**"
+        headline = f"⏱️ Stopped waiting after {format_duration(elapsed)}: the run was still **{_word(state.status)}**"
     else:
         headline = f"⚠️ Stopped waiting after {format_duration(elapsed)}: {_cell(message)}"
     lines = [f"#### {headline}", ""]
@@ -98,7 +103,7 @@ def _first_failure(run: dict[str, Any] | None, now: float) -> list[str]:
     error = f": {_cell(_short(first.error, 1000))}" if first.error else ""
     more = f" ({len(failed) - 1} more failed, below)" if len(failed) > 1 else ""
     return [
-        f"> **Failed first: {_cell(_short(first.name, 200))}** ({_cell(first.kind)}, {_cell(first.status)}){when}"
+        f"> **Failed first: {_cell(_short(first.name, 200))}** ({_word(first.kind)}, {_word(first.status)}){when}"
         f"{after}{error}{more}",
         "",
     ]
@@ -147,7 +152,7 @@ def _row(node: FlowNode, prefix: str, now: float) -> str:
     if node.is_workflow:
         shape = "⇉ parallel" if node.parallel else "→ sequential"
         name = f"**{name}** {shape}"
-    status = f"{_ICON.get(node.status, '')} {_cell(node.status)}".strip()
+    status = f"{_ICON.get(node.status, '')} {_word(node.status)}".strip()
     error = "–"
     if node.failed:
         status = f"**{status}**"
@@ -156,7 +161,7 @@ def _row(node: FlowNode, prefix: str, now: float) -> str:
     duration = node.duration(now)
     took = format_duration(duration) + ("" if node.end is not None else " so far") if duration is not None else "–"
     retries = str(node.retries) if node.retries else "–"
-    return f"| {prefix}{name} | {_cell(node.kind)} | {status} | {started} | {took} | {retries} | {error} |"
+    return f"| {prefix}{name} | {_word(node.kind)} | {status} | {started} | {took} | {retries} | {error} |"
 
 
 def _utc(moment: float | None) -> str:
@@ -166,6 +171,11 @@ def _utc(moment: float | None) -> str:
         return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S")
     except (OverflowError, OSError, ValueError):
         return "–"
+
+
+def _word(text: str) -> str:
+    """A status or kind from the API: a word, so a long one is cut rather than allowed to fill the summary."""
+    return _cell(_short(text, 50))
 
 
 def _short(text: str, limit: int) -> str:

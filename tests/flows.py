@@ -27,6 +27,9 @@ HOSTILE_REFS = (
     ":::failure",
     "::error::not a command",
     "\\ back\\slash",
+    "direction LR",
+    "www.evil-login.example/reset",
+    "help@evil.example",
     "",
     "x" * 300,
 )
@@ -140,5 +143,9 @@ def hostile(duration: float = 5.0) -> FlowStep:
         )
         for index, ref in enumerate(HOSTILE_REFS)
     ]
-    half = len(leaves) // 2
-    return workflow("root", "parallel", workflow(HOSTILE_REFS[0], "sequential", *leaves[:half]), *leaves[half:])
+    half, quarter = len(leaves) // 2, len(leaves) // 4
+    # Hostile names as box titles too: Mermaid reads some words (`direction LR`) even inside a quoted title.
+    inner = workflow("direction LR", "sequential", *leaves[:quarter])
+    return workflow(
+        "root", "parallel", workflow(HOSTILE_REFS[0], "sequential", inner, *leaves[quarter:half]), *leaves[half:]
+    )

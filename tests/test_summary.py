@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from northflank_release.flowchart import MAX_NODES, mermaid_text
-from northflank_release.runs import failed_nodes, flow_nodes, unix_seconds
+from northflank_release.flowchart import MAX_NODES, MAX_TEXT, flowchart, mermaid_text
+from northflank_release.runs import failed_nodes, flow_nodes, flow_tree, unix_seconds
 from northflank_release.summary import wait_summary
 from tests import flows
 from tests.conftest import FakeClock
 from tests.northflank_standin import API_TOKEN_DEFAULT, FlowStep, NorthflankStandin, RunPlan, workflow
+from tests.runner import run_action
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN_DEFAULT}"}
 FLOW = "/v1/projects/proj/pipelines/pipe/release-flows/staging/runs"
@@ -187,3 +189,62 @@ def test_mermaid_labels_are_inert() -> None:
         bare = re.sub(r"#(?:\d+|quot|lt|gt|amp);", "", text)
         assert not set(bare) & set('"<>`[]{}|;:#%&\n\r\\'), (ref, text)
     assert mermaid_text('a"b<c>d&e#f') == "a#quot;b#lt;c#gt;d#amp;e#35;f"
+
+
+def _leaf(ref: str, **response: Any) -> dict[str, Any]:
+    return {"kind": "StartBuild", "ref": ref, "response": {"status": "success", **response}}
+
+
+def _flow(steps: list[dict[str, Any]], kind: str = "sequential", ref: str = "root") -> dict[str, Any]:
+    return {"kind": "Workflow", "ref": ref, "spec": {"type": kind, "steps": steps}, "response": {"status": "success"}}
+
+
+def test_a_half_emoji_from_the_api_cannot_fail_a_successful_release(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """A JavaScript `.slice()` can cut an emoji in two; JSON then carries a lone "\\ud83d"."""
+    standin.ratelimit_reset = 30
+    standin.plan = RunPlan.following(
+        workflow("root", "sequential", FlowStep("deploy \ud83d", duration=1.0), FlowStep("notify", duration=0.5))
+    )
+    result = run_action(tmp_path, {**inputs, "wait": "true", "poll-interval": "1s", "timeout": "1m"})
+
+    assert result.exit_code == 0, result.log
+    assert result.errors == []
+    assert "deploy \ufffd" in result.summary
+    assert "deploy \ufffd: success" in result.stdout
+
+
+def test_kinds_and_statuses_of_any_length_stay_words(tmp_path: Path) -> None:
+    steps = [{**_leaf(f"b{index}", status="failure"), "kind": "StartBuild" + "_" * 200_000} for index in range(3)]
+    summary = wait_summary({"status": "failure", "concluded": True, "spec": _flow(steps)}, "concluded", 1.0, now=1.8e9)
+
+    assert len(summary.encode()) < 20_000
+    assert sum(line.startswith("| b") for line in summary.splitlines()) == 3  # one row per step
+
+
+def test_numbers_too_large_for_a_float_read_as_unknown() -> None:
+    assert unix_seconds(10**400) is None
+    run = {
+        "status": "failure",
+        "concluded": True,
+        "spec": _flow([_leaf("b", startTime=10**400, retries={"attempts": 10**400})]),
+    }
+    assert "| b |" in wait_summary(run, "concluded", 1.0, now=1.8e9)
+
+
+def test_a_flow_too_nested_to_draw_gets_a_note_instead_of_a_chart_mermaid_refuses() -> None:
+    """80 parallel chains of 48 boxes each: more text than Mermaid draws (50,000 characters)."""
+    chains = []
+    for index in range(80):
+        node = _leaf(f"leaf{index}")
+        for _ in range(48):
+            node = _flow([node], ref="<>" * 20)
+        chains.append(node)
+    root = flow_tree({"status": "success", "concluded": True, "spec": _flow(chains, "parallel")})
+    assert root is not None
+
+    chart = flowchart(root, 1.8e9)
+
+    assert len(chart.encode("utf-16-le")) // 2 <= MAX_TEXT
+    assert "too deeply nested to draw" in chart
