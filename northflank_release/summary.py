@@ -10,7 +10,7 @@ from typing import Any
 
 from northflank_release.inputs import format_duration
 from northflank_release.request import Target
-from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state
+from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state, unix_seconds
 
 # GitHub refuses a step summary over 1 MiB; the trigger summary and the headline need a little of it.
 SUMMARY_BUDGET = 900 * 1024
@@ -83,7 +83,9 @@ def wait_summary(
     lines = [f"#### {headline}", ""]
     root = flow_tree(run)
     if root is not None and root.children:
-        moment = time.time() if now is None else now
+        # A concluded run's nodes are measured up to its end on the API's clock, not to when this is written.
+        ended = unix_seconds((run or {}).get("concludedAt")) if state.concluded else None
+        moment = now if now is not None else ended or time.time()
         lines += _first_failure(run, moment)
         from northflank_release.flowchart import flowchart  # only a waited run has a flow to draw
 

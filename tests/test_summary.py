@@ -248,3 +248,15 @@ def test_a_flow_too_nested_to_draw_gets_a_note_instead_of_a_chart_mermaid_refuse
 
     assert len(chart.encode("utf-16-le")) // 2 <= MAX_TEXT
     assert "too deeply nested to draw" in chart
+
+
+def test_a_concluded_run_measures_unfinished_nodes_up_to_its_end_not_to_now() -> None:
+    """Node times are on the API's clock; the runner's clock (and the moment the summary is written) may differ."""
+    run = {
+        "status": "aborted",
+        "concluded": True,
+        "concludedAt": "2026-11-29 10:00:10.000Z",
+        "spec": _flow([_leaf("deploy", status="async_wait", startTime=1795946400)]),  # 2026-11-29 10:00:00 UTC
+    }
+    row = next(line for line in wait_summary(run, "concluded", 12.0).splitlines() if line.startswith("| deploy"))
+    assert "| 10s so far |" in row
