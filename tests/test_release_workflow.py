@@ -422,3 +422,29 @@ def test_a_rerun_accepts_the_tag_of_its_own_earlier_release_commit_and_nothing_e
         assert result.returncode != 0
         assert "::error title=Tag exists::" in result.stdout
         assert (tmp_path / "output").read_text(encoding="utf-8") == ""
+
+
+def _index_check(platforms: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "image_index.py"), platforms],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("platforms", ["", " , ", ","])
+def test_an_empty_platform_list_is_refused_not_vacuously_passed(platforms: str) -> None:
+    result = _index_check(platforms, {"mediaType": OCI_INDEX, "manifests": [AMD64]})
+    assert result.returncode == 1
+    assert "platform list is empty" in result.stderr
+
+
+def test_arm64_v8_is_arm64_on_either_side() -> None:
+    arm64_v8 = {**_entry("linux", "arm64"), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+    with_variant = {"mediaType": OCI_INDEX, "manifests": [AMD64, arm64_v8]}
+    without = {"mediaType": OCI_INDEX, "manifests": [AMD64, _entry("linux", "arm64")]}
+    assert _index_check("linux/amd64,linux/arm64", with_variant).returncode == 0
+    assert _index_check("linux/amd64,linux/arm64/v8", without).returncode == 0
+    assert _index_check("linux/amd64,linux/arm64/v8", with_variant).returncode == 0
