@@ -177,6 +177,13 @@ def pin(text: str, reference: str) -> Pinned:
     current = (
         value["plain"] if value["plain"] is not None else (value["sq"] if value["sq"] is not None else value["dq"])
     )
+    parsed = _parse(text, "the original")
+    seen = parsed["runs"].get("image") if isinstance(parsed, dict) and isinstance(parsed.get("runs"), dict) else None
+    if seen != current:
+        raise PinError(
+            f"the 'image:' line {index + 1} holds {current!r} but a YAML reader sees runs.image as {seen!r}: "
+            "that line is not the key runs.image (quoted key, space before ':', or a line inside a multi-line scalar?)"
+        )
     if current != _SOURCE_VALUE:
         raise PinError(
             f"runs.image is {current!r}, not {_SOURCE_VALUE!r}: release from a commit of main, "

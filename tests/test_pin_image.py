@@ -291,6 +291,7 @@ def test_the_reviewers_hostile_action_yml_is_refused(tmp_path: Path) -> None:
     result = _cli(action, IMAGE, DIGEST)
 
     assert result.returncode == 1
+    assert "a YAML reader sees runs.image as 'Dockerfile'" in result.stderr
     assert action.read_text(encoding="utf-8") == hostile
 
 
