@@ -22,6 +22,14 @@ INDEX_TYPES = (
 )
 
 
+# containerd's platforms.Normalize: arm64's default variant is v8, so linux/arm64/v8 names linux/arm64.
+_DEFAULT_VARIANTS = {"linux/arm64/v8": "linux/arm64"}
+
+
+def normalise(platform: str) -> str:
+    return _DEFAULT_VARIANTS.get(platform, platform)
+
+
 class NotTheIndex(Exception):
     """The manifest is not what the release pins."""
 
@@ -36,11 +44,14 @@ def platforms(index: Mapping[str, Any]) -> set[str]:
         name = f"{platform.get('os')}/{platform.get('architecture')}"
         if platform.get("variant"):
             name += f"/{platform['variant']}"
-        found.add(name)
+        found.add(normalise(name))
     return found
 
 
 def check(raw: str, wanted: set[str]) -> set[str]:
+    if not wanted:
+        raise NotTheIndex("no platforms to check: the release's platform list is empty")
+    wanted = {normalise(p) for p in wanted}
     try:
         index = json.loads(raw)
     except ValueError as exc:

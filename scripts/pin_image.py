@@ -6,8 +6,11 @@ The release workflow runs this on the commit it releases::
 
 and ``runs.image: Dockerfile`` becomes ``docker://ghcr.io/owner/repo:v1.2.3@sha256:...``. Only the value
 of that one line changes: comments, quoting, key order and blank lines stay, so the release commit's diff
-is one line. It uses only the standard library, because it runs on a bare runner before anything is
-installed, and it edits lines rather than re-dumping YAML, which would drop comments and reflow text.
+is one line. It edits lines rather than re-dumping YAML, which would drop comments and reflow text; then
+it parses the old and the new text with PyYAML (requirements.txt; the release workflow installs it) and
+refuses unless the parsed ``runs.image`` is the reference and nothing else parsed differently. A line
+edit alone can be fooled: a quoted key (``"image":``), ``image :``, or an ``image: Dockerfile`` line
+inside a multi-line quoted scalar would leave the real ``runs.image`` as ``Dockerfile``.
 
 It refuses, naming the problem and writing nothing: a digest that is not ``sha256:`` and 64 lower-case
 hex digits, an image reference that is not ``registry/path:tag`` (lower case, no digest of its own, no
@@ -25,6 +28,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 # OCI image-spec (descriptor.md, "Digests"): algorithm sha256 is encoded as 64 lower-case hex digits.
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -171,6 +177,13 @@ def pin(text: str, reference: str) -> Pinned:
     current = (
         value["plain"] if value["plain"] is not None else (value["sq"] if value["sq"] is not None else value["dq"])
     )
+    parsed = _parse(text, "the original")
+    seen = parsed["runs"].get("image") if isinstance(parsed, dict) and isinstance(parsed.get("runs"), dict) else None
+    if seen != current:
+        raise PinError(
+            f"the 'image:' line {index + 1} holds {current!r} but a YAML reader sees runs.image as {seen!r}: "
+            "that line is not the key runs.image (quoted key, space before ':', or a line inside a multi-line scalar?)"
+        )
     if current != _SOURCE_VALUE:
         raise PinError(
             f"runs.image is {current!r}, not {_SOURCE_VALUE!r}: release from a commit of main, "
@@ -191,7 +204,36 @@ def pin(text: str, reference: str) -> Pinned:
     changed = [i for i, (a, b) in enumerate(zip(lines, new_lines, strict=True)) if a != b]
     if changed != [index]:
         raise PinError(f"internal check failed: lines {changed} would change")
+    _check_parsed(text, new_text, reference)
     return Pinned(text=new_text, line_number=index + 1, old_line=lines[index], new_line=new_line)
+
+
+def _parse(text: str, which: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PinError(f"{which} action.yml is not YAML that parses: {exc}") from None
+
+
+def _check_parsed(old_text: str, new_text: str, reference: str) -> None:
+    """What a YAML reader sees, not what the lines look like: only runs.image changed, to the reference."""
+    old, new = _parse(old_text, "the original"), _parse(new_text, "the pinned")
+    if not (isinstance(old, dict) and isinstance(old.get("runs"), dict)):
+        raise PinError("action.yml does not parse to a mapping with a 'runs' mapping")
+    if old["runs"].get("image") != _SOURCE_VALUE:
+        raise PinError(
+            f"a YAML reader sees runs.image as {old['runs'].get('image')!r}, not {_SOURCE_VALUE!r}; "
+            "the 'image:' line found is not the key runs.image (quoted key, space before ':', or a line "
+            "inside a multi-line scalar?)"
+        )
+    if not (isinstance(new, dict) and isinstance(new.get("runs"), dict)) or new["runs"].get("image") != reference:
+        raise PinError(
+            "after the edit a YAML reader does not see runs.image as the pinned reference; the line "
+            "changed is not runs.image (quoted key, space before ':', or a line inside a multi-line scalar?)"
+        )
+    expected = {**old, "runs": {**old["runs"], "image": reference}}
+    if new != expected:
+        raise PinError("after the edit a YAML reader sees more changed than runs.image; refusing")
 
 
 def _write_atomically(path: Path, text: str) -> None:

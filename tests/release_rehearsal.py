@@ -26,7 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -37,6 +37,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENGINE_DIR = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker"))
 ARM64_ROOTFS = ENGINE_DIR / "python-3.12-slim-standin-arm64.tar"
 BINFMT_AARCH64 = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+# Written by `scripts/docker-engine.sh release-tools` when it could not make qemu-aarch64 work here.
+ARM64_UNAVAILABLE = ENGINE_DIR / "arm64-unavailable"
+# The rehearsal's opt-out: `skip: <reason>`. For GitHub's CI job only (ci.yml), whose Ubuntu runner cannot
+# run release-tools; the release workflow itself is the rehearsal there. .ci/run never sets it.
+OPT_OUT = "NF_RELEASE_REHEARSAL"
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 BUILDAH = "/usr/bin/buildah"
 INDEX_ACCEPT = ", ".join(
@@ -61,6 +66,39 @@ def release_platforms() -> list[str]:
     return [p.strip() for p in str(workflow["env"]["PLATFORMS"]).split(",") if p.strip()]
 
 
+def opted_out(environ: Mapping[str, str]) -> str | None:
+    """The reason given in ``NF_RELEASE_REHEARSAL=skip: <reason>``; None when unset.
+
+    Anything else set there is a mistake, and a ValueError: a typo must not skip the rehearsal quietly.
+    """
+    value = environ.get(OPT_OUT)
+    if value is None:
+        return None
+    prefix, _, reason = value.partition(":")
+    if prefix.strip() != "skip" or not reason.strip():
+        raise ValueError(f"{OPT_OUT} must be 'skip: <reason>', not {value!r}")
+    return reason.strip()
+
+
+def arm64_unavailable(marker: Path = ARM64_UNAVAILABLE) -> str | None:
+    """Why release-tools could not make arm64 work here, or None when it did not say so."""
+    try:
+        reason = marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return reason or "release-tools could not register qemu-aarch64"
+
+
+def aarch64_entry_ok(entry: Path = BINFMT_AARCH64) -> bool:
+    """qemu-aarch64 is registered, enabled, and has flag F (so it works inside containers)."""
+    try:
+        lines = entry.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    flags = [line.removeprefix("flags: ") for line in lines if line.startswith("flags: ")]
+    return bool(lines) and lines[0] == "enabled" and bool(flags) and "F" in flags[0]
+
+
 def missing_tools(platforms: Sequence[str]) -> list[str]:
     """What this machine lacks for the rehearsal, each with the command that provides it."""
     missing = []
@@ -69,8 +107,8 @@ def missing_tools(platforms: Sequence[str]) -> list[str]:
     if not Path(BUILDAH).is_file():
         missing.append("buildah (apt-get install buildah)")
     if "linux/arm64" in platforms:
-        if not BINFMT_AARCH64.is_file():
-            missing.append("qemu-aarch64 in binfmt_misc (scripts/docker-engine.sh release-tools)")
+        if not aarch64_entry_ok():
+            missing.append("qemu-aarch64 enabled with flag F in binfmt_misc (scripts/docker-engine.sh release-tools)")
         if not ARM64_ROOTFS.is_file():
             missing.append(f"{ARM64_ROOTFS} (scripts/docker-engine.sh release-tools)")
     return missing

@@ -248,3 +248,54 @@ def test_any_valid_digest_round_trips_through_yaml(raw: bytes, written: str) -> 
     text = (REPO / "action.yml").read_text(encoding="utf-8").replace("image: Dockerfile", f"image: {written}")
     pinned = pin_image.pin(text, pin_image.image_reference(IMAGE, digest))
     assert _load_yaml(pinned.text)["runs"]["image"] == f"docker://{IMAGE}@{digest}"
+
+
+# Layouts where the line that looks like runs.image is not the key a YAML reader sees (review of issue 12).
+_HOSTILE = {
+    "quoted key, fake line in a flow sequence": "runs:\n  using: docker\n  args: [\n  image: Dockerfile\n  ]\n"
+    '  "image": Dockerfile\n',
+    "space before the colon": "runs:\n  using: docker\n  image : Dockerfile\n  args: [\n  image: Dockerfile\n  ]\n",
+    "fake line in a multi-line double-quoted scalar": 'runs:\n  using: docker\n  entrypoint: "a\n'
+    '  image: Dockerfile\n  "\n  "image": Dockerfile\n',
+    "explicit key, fake line in a quoted scalar": "runs:\n  using: docker\n  ? image\n  : Dockerfile\n"
+    '  pre-entrypoint: "x\n  image: Dockerfile\n  "\n',
+    "fake line in a single-quoted scalar": "runs:\n  using: docker\n  entrypoint: 'a\n  image: Dockerfile\n  '\n"
+    "  'image': Dockerfile\n",
+}
+
+
+@pytest.mark.parametrize("body", _HOSTILE.values(), ids=list(_HOSTILE))
+def test_a_line_that_only_looks_like_runs_image_is_refused_and_nothing_is_written(tmp_path: Path, body: str) -> None:
+    action = tmp_path / "action.yml"
+    action.write_text(_GOOD_HEAD + body, encoding="utf-8")
+
+    result = _cli(action, IMAGE, DIGEST)
+
+    assert result.returncode == 1, result.stdout
+    assert "YAML reader" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert action.read_text(encoding="utf-8") == _GOOD_HEAD + body
+
+
+def test_the_reviewers_hostile_action_yml_is_refused(tmp_path: Path) -> None:
+    """The real action.yml with `"image": Dockerfile` and a pinned-looking line inside the entrypoint string."""
+    real = (REPO / "action.yml").read_text(encoding="utf-8")
+    hidden = f"docker://{IMAGE}@{DIGEST}"
+    hostile = real.replace(
+        "  image: Dockerfile\n", f'  "image": Dockerfile\n  entrypoint: "/action/run\n  image: {hidden}\n  "\n'
+    )
+    assert hostile != real
+    action = tmp_path / "action.yml"
+    action.write_text(hostile, encoding="utf-8")
+
+    result = _cli(action, IMAGE, DIGEST)
+
+    assert result.returncode == 1
+    assert "a YAML reader sees runs.image as 'Dockerfile'" in result.stderr
+    assert action.read_text(encoding="utf-8") == hostile
+
+
+def test_a_merge_key_beside_the_real_image_line_still_pins_the_image_a_reader_sees() -> None:
+    text = _GOOD_HEAD + "x: &a {image: other}\nruns:\n  <<: *a\n  using: docker\n  image: Dockerfile\n"
+    pinned = pin_image.pin(text, f"docker://{IMAGE}@{DIGEST}")
+    assert _load_yaml(pinned.text)["runs"]["image"] == f"docker://{IMAGE}@{DIGEST}"

@@ -110,18 +110,24 @@ def test_the_build_makes_amd64_and_arm64_with_sbom_and_the_attestation_names_the
     assert "scripts/image_index.py" in _step("image", "Read the multi-arch index digest")["run"]
 
 
+# What `gh api --include` prints first for a tag that does not, or does, exist.
+_NO_SUCH_TAG = 'echo "HTTP/2.0 404 Not Found"; echo "{\\"message\\":\\"Not Found\\"}"; exit 1'
+_TAG_EXISTS = 'echo "HTTP/2.0 200 OK"; echo "{}"'
+
+
 @pytest.mark.parametrize(
     ("version", "expected"),
     [
         ("1.2.3", {"version": "v1.2.3", "major": "v1", "prerelease": "false"}),
         ("v2.0.0-rc.1", {"version": "v2.0.0-rc.1", "major": "v2", "prerelease": "true"}),
         ("0.10.0", {"version": "v0.10.0", "major": "v0", "prerelease": "false"}),
+        ("1.2.3-0.a-b.x1", {"version": "v1.2.3-0.a-b.x1", "major": "v1", "prerelease": "true"}),
     ],
 )
 def test_a_good_version_on_main_gives_the_tags_and_the_lower_case_image(
     tmp_path: Path, version: str, expected: dict[str, str]
 ) -> None:
-    bin_dir = _fake_gh(tmp_path, "exit 1  # no such tag")
+    bin_dir = _fake_gh(tmp_path, _NO_SUCH_TAG)
     result = _run_step(
         _step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": "refs/heads/main"}, bin_dir
     )
@@ -136,6 +142,13 @@ def test_a_good_version_on_main_gives_the_tags_and_the_lower_case_image(
         ("01.2.3", "refs/heads/main", False, "Not a version"),
         ("1.2.3; rm -rf /", "refs/heads/main", False, "Not a version"),
         ("1.2.3\n", "refs/heads/main", False, "Not a version"),
+        # SemVer prerelease grammar: no empty identifier, no leading zero; and git refuses ".lock".
+        ("1.2.3-rc.", "refs/heads/main", False, "Not a version"),
+        ("1.2.3-a..b", "refs/heads/main", False, "Not a version"),
+        ("1.2.3-x.lock", "refs/heads/main", False, "Not a version"),
+        ("1.2.3-01", "refs/heads/main", False, "Not a version"),
+        ("1.2.3-", "refs/heads/main", False, "Not a version"),
+        ("1.2.3+build", "refs/heads/main", False, "Not a version"),
         ("1.2.3", "refs/heads/feature", False, "Not main"),
         ("1.2.3", "refs/tags/v1.2.3", False, "Not main"),
         ("1.2.3", "refs/heads/main", True, "Already released"),
@@ -144,11 +157,108 @@ def test_a_good_version_on_main_gives_the_tags_and_the_lower_case_image(
 def test_a_bad_version_another_branch_or_a_released_version_stops_the_release(
     tmp_path: Path, version: str, ref: str, tag_exists: bool, says: str
 ) -> None:
-    bin_dir = _fake_gh(tmp_path, "exit 0" if tag_exists else "exit 1")
+    bin_dir = _fake_gh(tmp_path, _TAG_EXISTS if tag_exists else _NO_SUCH_TAG)
     result = _run_step(_step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": ref}, bin_dir)
     assert result.returncode != 0
     assert f"::error title={says}::" in result.stdout
     assert (tmp_path / "output").read_text(encoding="utf-8") == ""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        'echo "HTTP/2.0 502 Bad Gateway"; echo "gh: Server Error (HTTP 502)" >&2; exit 1',
+        'echo "HTTP/2.0 401 Unauthorized"; echo "gh: Bad credentials (HTTP 401)" >&2; exit 1',
+        'echo "error connecting to api.github.com" >&2; exit 1',
+        'echo "HTTP/2.0 403 Forbidden"; exit 1',
+    ],
+    ids=["502", "401", "no answer", "403"],
+)
+def test_only_a_404_means_not_released_any_other_answer_stops_the_release(tmp_path: Path, answer: str) -> None:
+    bin_dir = _fake_gh(tmp_path, answer)
+    result = _run_step(
+        _step("image", "Check the version"), tmp_path, {"VERSION": "1.2.3", "GITHUB_REF": "refs/heads/main"}, bin_dir
+    )
+    assert result.returncode != 0
+    assert "::error title=Cannot check the tag::" in result.stdout
+    assert (tmp_path / "output").read_text(encoding="utf-8") == ""
+
+
+def test_a_version_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
+    bin_dir = _fake_gh(tmp_path, _NO_SUCH_TAG)
+    version = "1.2.3%0A\n::warning::forged\r::error::x"
+    result = _run_step(
+        _step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": "refs/heads/main"}, bin_dir
+    )
+    assert result.returncode != 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("::error title=Not a version::1.2.3%250A%0A::warning::forged%0D::error::x ")
+
+
+def test_the_pin_step_has_pyyaml_from_the_pinned_requirements() -> None:
+    steps = [s.get("name", "") for s in WORKFLOW["jobs"]["release-commit"]["steps"]]
+    install = _step("release-commit", "Install the pin program")
+    assert steps.index(install["name"]) < steps.index("Pin action.yml's image to the index digest")
+    assert "--require-hashes -r requirements.txt" in install["run"]
+    assert 'echo "${RUNNER_TEMP}/pin-venv/bin" >> "$GITHUB_PATH"' in install["run"]
+    assert re.search(r"^pyyaml==", (REPO / "requirements.txt").read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def _fake_curl(folder: Path, token_answer: str, head_status: str) -> Path:
+    """A `curl` that logs its arguments and answers the token endpoint and the manifest HEAD."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    curl = bin_dir / "curl"
+    curl.write_text(
+        "#!/bin/bash\n"
+        f'printf "%s\\n" "ARGS $*" >> "{folder}/curl.log"\n'
+        'case "$*" in\n'
+        f"  *\\?scope=*) {token_answer} ;;\n"
+        f"  *--head*/manifests/*) printf %s {head_status} ;;\n"
+        "  *) exit 6 ;;\n"
+        "esac\n",
+        encoding="utf-8",
+    )
+    curl.chmod(0o755)
+    return bin_dir
+
+
+_IMAGE_ENV = {"IMAGE": "ghcr.io/northflank-release/action", "DIGEST": DIGEST, "GITHUB_TOKEN": "ghs_secret"}
+
+
+def test_an_image_anyone_can_pull_passes_and_is_asked_for_anonymously(tmp_path: Path) -> None:
+    bin_dir = _fake_curl(tmp_path, """echo '{"token":"anon-token"}'""", "200")
+    result = _run_step(_step("image", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = (tmp_path / "curl.log").read_text(encoding="utf-8").splitlines()
+    assert len(calls) == 2
+    assert "https://ghcr.io/token?scope=repository:northflank-release/action:pull&service=ghcr.io" in calls[0]
+    assert "Authorization: Bearer anon-token" in calls[1]
+    assert f"https://ghcr.io/v2/northflank-release/action/manifests/{DIGEST}" in calls[1]
+    assert all("ghs_secret" not in call and " -u " not in call for call in calls)
+
+
+@pytest.mark.parametrize(
+    ("token_answer", "head_status"),
+    [
+        ("""echo '{"token":"anon-token"}'""", "401"),  # GHCR's answer for a private package
+        ("""echo '{"token":"anon-token"}'""", "404"),
+        ("echo 'curl: (22) The requested URL returned error: 401' >&2; exit 22", "200"),
+        ("echo '<html>'", "200"),
+    ],
+)
+def test_an_image_an_anonymous_client_cannot_pull_stops_the_release_before_the_tag(
+    tmp_path: Path, token_answer: str, head_status: str
+) -> None:
+    bin_dir = _fake_curl(tmp_path, token_answer, head_status)
+    result = _run_step(_step("image", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
+    assert result.returncode != 0
+    assert "::error title=Image not public::" in result.stdout
+    assert "RELEASING.md" in result.stdout
+    steps = [s.get("name", "") for s in WORKFLOW["jobs"]["image"]["steps"]]
+    assert steps[-1] == "Check that anyone can pull the image"  # the image job ends with it; the tag comes later
+    assert WORKFLOW["jobs"]["release-commit"]["needs"] == "image"
 
 
 def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_the_tag(tmp_path: Path) -> None:
@@ -165,9 +275,15 @@ def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_
         "VERSION": "v1.2.3",
         "DIGEST": DIGEST,
         "GH_TOKEN": "test",
-        "PYTHON": sys.executable,
     }
-    pin = _run_step(_step("release-commit", "Pin action.yml"), tmp_path, env, _fake_gh(tmp_path, "exit 99"))
+    # The step before it puts a Python with PyYAML first on PATH; this venv's Python stands in for it.
+    fake = _fake_gh(tmp_path, "exit 99")
+    pin = _run_step(
+        _step("release-commit", "Pin action.yml"),
+        tmp_path,
+        {**env, "PATH": f"{fake}:{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        fake,
+    )
     assert pin.returncode == 0, pin.stdout + pin.stderr
     assert f"+  image: docker://ghcr.io/northflank-release/action:v1.2.3@{DIGEST}" in pin.stdout
 
@@ -265,3 +381,70 @@ def test_only_an_index_listing_every_released_platform_passes(manifest: Any, ok:
     assert (result.returncode == 0) == ok, result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+_TAG_ANSWERS = (
+    'case "$*" in\n'
+    "  *git/blobs*) echo blob-sha ;;\n"
+    f"  *git/commits/{MAIN_SHA}*) echo main-tree-sha ;;\n"
+    "  *git/commits/earlier-sha*) echo EARLIER ;;\n"
+    "  *git/trees*) echo new-tree-sha ;;\n"
+    "  *git/commits*) echo release-commit-sha ;;\n"
+    '  *git/refs*) echo "gh: Reference already exists (HTTP 422)" >&2; exit 1 ;;\n'
+    "  *git/ref/tags/v1.2.3*) echo 'commit earlier-sha' ;;\n"
+    "  *) exit 3 ;;\n"
+    "esac"
+)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "accepted"),
+    [
+        (f"new-tree-sha {MAIN_SHA}", True),  # the earlier attempt's release commit: same tree, same parent
+        (f"other-tree-sha {MAIN_SHA}", False),
+        ("new-tree-sha " + "c" * 40, False),
+        (f"new-tree-sha {MAIN_SHA},{'c' * 40}", False),
+    ],
+)
+def test_a_rerun_accepts_the_tag_of_its_own_earlier_release_commit_and_nothing_else(
+    tmp_path: Path, earlier: str, accepted: bool
+) -> None:
+    (tmp_path / "action.yml").write_text("pinned\n", encoding="utf-8")
+    env = {"VERSION": "v1.2.3", "DIGEST": DIGEST, "GH_TOKEN": "test"}
+    bin_dir = _fake_gh(tmp_path, _TAG_ANSWERS.replace("EARLIER", earlier))
+    result = _run_step(_step("release-commit", "Commit and tag"), tmp_path, env, bin_dir)
+    if accepted:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _outputs(tmp_path) == {"commit": "earlier-sha"}
+        assert "::notice title=Tag already made::" in result.stdout
+        assert "earlier-sha" in (tmp_path / "summary").read_text(encoding="utf-8")
+    else:
+        assert result.returncode != 0
+        assert "::error title=Tag exists::" in result.stdout
+        assert (tmp_path / "output").read_text(encoding="utf-8") == ""
+
+
+def _index_check(platforms: str, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "image_index.py"), platforms],
+        input=json.dumps(manifest),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("platforms", ["", " , ", ","])
+def test_an_empty_platform_list_is_refused_not_vacuously_passed(platforms: str) -> None:
+    result = _index_check(platforms, {"mediaType": OCI_INDEX, "manifests": [AMD64]})
+    assert result.returncode == 1
+    assert "platform list is empty" in result.stderr
+
+
+def test_arm64_v8_is_arm64_on_either_side() -> None:
+    arm64_v8 = {**_entry("linux", "arm64"), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
+    with_variant = {"mediaType": OCI_INDEX, "manifests": [AMD64, arm64_v8]}
+    without = {"mediaType": OCI_INDEX, "manifests": [AMD64, _entry("linux", "arm64")]}
+    assert _index_check("linux/amd64,linux/arm64", with_variant).returncode == 0
+    assert _index_check("linux/amd64,linux/arm64/v8", without).returncode == 0
+    assert _index_check("linux/amd64,linux/arm64/v8", with_variant).returncode == 0

@@ -7,6 +7,7 @@ in REPLACED below. Each run asserts what the stand-in received and what later st
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import textwrap
@@ -111,14 +112,25 @@ def _example(name: str) -> str:
     return (EXAMPLES / name).read_text(encoding="utf-8")
 
 
+# Each example, and the tests that run it (each must read it with _example("<name>")).
+EXAMPLE_TESTS = {
+    "release-on-tag.yml": ["test_release_on_tag_stages_the_tag_commit_and_image_and_reports_the_run"],
+    "promote-to-production.yml": [
+        "test_promote_to_production_passes_the_staging_run_to_the_production_job",
+        "test_promote_to_production_refuses_a_bad_version_before_anything_is_sent",
+    ],
+    "overrides.yml": ["test_overrides_sends_branch_and_image_as_single_strings"],
+    "dry-run-on-pull-request.yml": ["test_dry_run_on_pull_request_sends_nothing_and_prints_the_body"],
+}
+
+
 def test_every_example_has_a_test_here() -> None:
-    covered = {
-        "release-on-tag.yml",
-        "promote-to-production.yml",
-        "overrides.yml",
-        "dry-run-on-pull-request.yml",
-    }
-    assert {path.name for path in EXAMPLES.glob("*.yml")} == covered
+    assert {path.name for path in EXAMPLES.glob("*.yml")} == set(EXAMPLE_TESTS)
+    for name, tests in EXAMPLE_TESTS.items():
+        for test_name in tests:
+            test = globals().get(test_name)
+            assert callable(test), f"{name}: no test named {test_name}"
+            assert f'_example("{name}")' in inspect.getsource(test), f"{test_name} does not run {name}"
 
 
 def test_release_on_tag_stages_the_tag_commit_and_image_and_reports_the_run(
@@ -292,16 +304,15 @@ def test_readme_chaining_outputs_fragment_passes_the_run_to_the_next_step(
 def test_readme_prebuilt_image_fragment_runs_the_image_as_a_docker_step(
     act_image: str, standin: NorthflankStandin, tmp_path: Path
 ) -> None:
-    # The README's `uses: docker://...` step, pointed at the image built here. The API URL goes in both
-    # ways the step may take settings (env or with:), so the test follows whichever the README shows.
+    # The README's `uses: docker://...` step, pointed at the image built here, with only what the README
+    # shows plus `api-url` under with:. No NORTHFLANK_API_URL: if with: stopped reaching a docker://
+    # step, the action would call the default API URL and this test would fail.
     text = _readme_fragment("uses: docker://")
     doc = harness.load_workflow(text)
-    for step in doc["jobs"]["release"]["steps"]:
-        if str(step.get("uses", "")).startswith("docker://"):
-            step["uses"] = f"docker://{act_image}"
-            if "with" in step:
-                step["with"]["api-url"] = standin.url
-            step.setdefault("env", {})["NORTHFLANK_API_URL"] = standin.url
+    [step] = [s for s in doc["jobs"]["release"]["steps"] if str(s.get("uses", "")).startswith("docker://")]
+    assert "env" not in step, "the README's docker:// step shows no env:"
+    step["uses"] = f"docker://{act_image}"
+    step["with"]["api-url"] = standin.url
     result = _run(harness.dump_workflow(doc), "push", standin, tmp_path, act_image, payload=TAG_PUSH)
 
     assert result.exit_code == 0, result.log[-4000:]
