@@ -9,26 +9,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.northflank_standin import API_TOKEN_DEFAULT, FlowStep, NorthflankStandin, RunPlan, workflow  # noqa: E402
+from tests import flows  # noqa: E402
+from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
 from tests.runner import run_action  # noqa: E402
 
 
 def main() -> int:
     with NorthflankStandin() as standin, tempfile.TemporaryDirectory() as folder:
         # A run that builds, then deploys to two regions side by side, over about four seconds.
-        standin.plan = RunPlan.following(
-            workflow(
-                "release",
-                "sequential",
-                FlowStep("build-image", duration=2.0),
-                workflow(
-                    "deploy",
-                    "parallel",
-                    FlowStep("deploy-eu", kind="Release", duration=1.0),
-                    FlowStep("deploy-us", kind="Release", duration=2.0),
-                ),
-            )
-        )
+        standin.plan = RunPlan.following(flows.build_then_two_regions())
         # A rate-limit window that resets in a minute, so the 1s poll interval is not stretched to fit an hour.
         standin.ratelimit_reset = 60
         inputs = {

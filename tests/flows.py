@@ -84,6 +84,19 @@ def failed_nested() -> FlowStep:
     )
 
 
+def build_then_two_regions(us_fails: bool = False) -> FlowStep:
+    """A release of about four seconds: build, then deploy to two regions side by side (the demo's flow)."""
+    us = FlowStep("deploy-us", kind="Release", duration=2.0)
+    if us_fails:
+        us = FlowStep("deploy-us", kind="Release", duration=2.0, status="failure", error="Image pull failed")
+    return workflow(
+        "release",
+        "sequential",
+        FlowStep("build-image", duration=2.0),
+        workflow("deploy", "parallel", FlowStep("deploy-eu", kind="Release", duration=1.0), us),
+    )
+
+
 def succeeded_nested() -> FlowStep:
     return workflow(
         "release",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import flows
-from tests.northflank_standin import Fault, FlowStep, NorthflankStandin, RunPlan, workflow
+from tests.northflank_standin import Fault, NorthflankStandin, RunPlan
 from tests.runner import ActionRun, run_action, start_action
 
 
@@ -68,19 +68,7 @@ def test_failure_names_the_failed_node_and_its_message(
 def test_each_node_transition_is_logged_once(
     tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
 ) -> None:
-    standin.plan = RunPlan.following(
-        workflow(
-            "root",
-            "sequential",
-            FlowStep("build-image", duration=2.0),
-            workflow(
-                "deploy",
-                "parallel",
-                FlowStep("deploy-eu", kind="Release", duration=1.0),
-                FlowStep("deploy-us", kind="Release", duration=2.0, status="failure", error="Image pull failed"),
-            ),
-        )
-    )
+    standin.plan = RunPlan.following(flows.build_then_two_regions(us_fails=True))
     result = run_action(tmp_path, waiting)
 
     assert result.exit_code == 1
@@ -90,7 +78,7 @@ def test_each_node_transition_is_logged_once(
     assert lines.count("deploy-eu: success after 1s") == 1
     assert lines.count("deploy-us: failure after 2s: Image pull failed (NODE_FAILED)") == 1
     assert len(lines) == len(set(lines))  # once each, not once per poll
-    assert not any(line.startswith(("root", "deploy:")) for line in lines)  # Workflow nodes speak through steps
+    assert not any(line.startswith(("release", "deploy:")) for line in lines)  # Workflow nodes speak through steps
     assert lines.index("build-image: success after 2s") < lines.index("deploy-eu: success after 1s")
     assert "Failed first: deploy&#45;us" in result.summary or "Failed first: deploy-us" in result.summary
     assert "```mermaid" in result.summary
