@@ -138,7 +138,7 @@ class Trigger:
                         f"Found run {walk.found.get('id')} created by attempt {attempt}; using it (no second run)."
                     )
                     return TriggerResult(walk.found, str(walk.found["id"]))
-                self._refuse_to_guess(walk, identity, f"the answer to attempt {attempt} was lost ({last})")
+                self._refuse_to_guess(walk, f"the answer to attempt {attempt} was lost ({last})")
             delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
             if attempt == self.policy.max_attempts or delay > deadline - self.clock():
                 break
@@ -177,14 +177,14 @@ class Trigger:
         if walk.found:
             self.log(f"Found run {walk.found.get('id')}; using it (no second run).")
             return TriggerResult(walk.found, str(walk.found["id"]))
-        self._refuse_to_guess(walk, identity, f"the trigger was answered with {error}")
+        self._refuse_to_guess(walk, f"the trigger was answered with {error}")
         raise TriggerFailed(
             f"The trigger was answered with {error}. No run from this job was found in the runs list. Not sending "
             "the request again, since it may have been accepted: look at the pipeline's release flow runs in "
             "Northflank, and check that api-url reaches the Northflank API."
         )
 
-    def _refuse_to_guess(self, walk: lookup.Walk, identity: Identity, what: str) -> None:
+    def _refuse_to_guess(self, walk: lookup.Walk, what: str) -> None:
         """Fail when the list cannot prove the run absent: resending could deploy twice, adopting could lie."""
         if walk.candidates:
             raise TriggerFailed(
