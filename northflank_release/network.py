@@ -1,7 +1,9 @@
-"""What a failed HTTP request means: sorted by exception type, errno and TLS reason, never by message text.
+"""What a failed HTTP request means: sorted by exception type, errno, TLS reason and the function that
+raised it (the TLS handshake, the proxy tunnel), never by message text.
 
 requests wraps urllib3's errors, which wrap the socket's and the ssl module's; the cause that decides
-whether the request can have reached the API sits at the bottom of that chain, so it is walked.
+whether the request can have reached the API sits at the bottom of that chain, so it is walked. "Nothing
+was sent" is claimed only when it is known: no connection, a refused tunnel, a failed handshake.
 """
 
 from __future__ import annotations
