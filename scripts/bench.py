@@ -38,6 +38,7 @@ from northflank_release.northflank import NorthflankClient, run_from  # noqa: E4
 from northflank_release.request import Target  # noqa: E402
 from northflank_release.settings import read_settings  # noqa: E402
 from northflank_release.waiting import PollPolicy, Waiter  # noqa: E402
+from tests.image_build import proxy_build_args  # noqa: E402
 from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
 from tests.runner import GITHUB_CONTEXT, input_variables, runs_env  # noqa: E402
 
@@ -47,7 +48,6 @@ IMPORT_TOP = 12
 BENCH_TAG = "northflank-release-action:bench"
 BASE_IMAGE = "python:3.12-slim"
 ENGINE_SOCK = Path(os.environ.get("NF_DOCKER_DIR", "/var/tmp/northflank-release-docker")) / "docker.sock"
-PROXY_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 DOCKER_RUNS = 5
 
 BASE_INPUTS: dict[str, str] = {
@@ -568,7 +568,7 @@ def bench_image(report: Report) -> None:
         pass
     except docker.errors.APIError as error:
         print(f"(could not remove the previous {BENCH_TAG}: {error.explanation})")
-    buildargs = {name: os.environ[name] for name in PROXY_BUILD_ARGS if os.environ.get(name)}
+    buildargs = proxy_build_args()
     print(f"cold build of {BENCH_TAG} (nocache)...", flush=True)
     started = time.perf_counter()
     try:
@@ -728,7 +728,7 @@ def bench_prebuilt(report: Report) -> None:
         print(f"skipped: {why} (scripts/docker-engine.sh start; scripts/docker-engine.sh release-tools)")
         report.details["prebuilt"] = {"skipped": why}
         return
-    buildargs = {name: os.environ[name] for name in PROXY_BUILD_ARGS if os.environ.get(name)}
+    buildargs = proxy_build_args()
     with scratch() as folder, LocalRegistry(folder / "registry") as registry, NorthflankStandin() as standin:
         # Both paths fetch from the same loopback registry: the build its base, the pull the finished image.
         base_ref = f"{registry.host}/python:3.12-slim"

@@ -63,8 +63,6 @@ def _local_action_dir(image_tag: str) -> str:
 LOCAL_ACTION_DIR = _local_action_dir(IMAGE_TAG)
 LOCAL_ACTION_USES = f"./{LOCAL_ACTION_DIR}"
 
-_PROXY_BUILD_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-
 
 # Wall time of every act run in this process, for the suite's printed figures.
 RUN_SECONDS: list[float] = []
@@ -176,21 +174,15 @@ def build_action_image(tag: str = IMAGE_TAG) -> str:
     """Build the repo's Dockerfile with host networking (act's own build gets no network here)."""
     import docker.errors
 
+    from tests.image_build import build_action_image as build
+    from tests.image_build import build_log_tail
+
     client = _docker_client()
     try:
-        buildargs = {name: os.environ[name] for name in _PROXY_BUILD_ARGS if os.environ.get(name)}
         try:
-            client.images.build(
-                path=str(REPO_ROOT),
-                tag=tag,
-                network_mode="host",
-                rm=True,
-                forcerm=True,
-                buildargs=buildargs or None,
-            )
+            build(client, tag)
         except docker.errors.BuildError as exc:
-            tail = "\n".join(str(c.get("stream") or c.get("error") or "").rstrip() for c in exc.build_log)
-            raise ActError(f"building {tag} failed: {exc.msg}\n{tail[-3000:]}") from exc
+            raise ActError(f"building {tag} failed: {exc.msg}\n{build_log_tail(exc.build_log)}") from exc
     finally:
         client.close()
     return tag

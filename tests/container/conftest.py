@@ -11,7 +11,7 @@ Without an engine these tests are skipped, except under ``CI=true``, where they 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
@@ -24,6 +24,7 @@ from docker.models.containers import Container
 from docker.models.images import Image
 
 from tests import runner
+from tests.image_build import build_action_image, build_log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Worktrees sharing one engine each set their own tag, so parallel runs never test each other's image.
@@ -36,16 +37,6 @@ FILE_COMMANDS = "/github/file_commands"
 HOME = "/github/home"
 OUTPUT_FILE = "set_output_x"
 SUMMARY_FILE = "step_summary_x"
-
-# Docker hands these predefined build args to RUN steps without an ARG line.
-_PROXY_BUILD_ARGS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-)
 
 _NO_ENGINE = (
     'no Docker engine: run `eval "$(scripts/docker-engine.sh start | tail -1)"` '
@@ -101,14 +92,6 @@ def docker_client() -> Iterator[docker.DockerClient]:
         client.close()
 
 
-def _build_log_tail(log: Iterable[Mapping[str, object]], lines: int = 40) -> str:
-    out: list[str] = []
-    for chunk in log:
-        text = chunk.get("stream") or chunk.get("error") or chunk.get("status") or ""
-        out.extend(str(text).rstrip("\n").splitlines())
-    return "\n".join(out[-lines:])
-
-
 @pytest.fixture(scope="session")
 def action_image(docker_client: docker.DockerClient) -> Image:
     """The action's image, built from the repo's Dockerfile, tagged IMAGE_TAG."""
@@ -123,18 +106,10 @@ def action_image(docker_client: docker.DockerClient) -> Image:
                 f"base image {BASE_IMAGE} is not in the engine and cannot be pulled ({exc.explanation}): "
                 "run `scripts/docker-engine.sh base-image` to make a local stand-in"
             )
-    buildargs = {name: os.environ[name] for name in _PROXY_BUILD_ARGS if os.environ.get(name)}
     try:
-        image, _logs = docker_client.images.build(
-            path=str(REPO_ROOT),
-            tag=IMAGE_TAG,
-            network_mode="host",
-            rm=True,
-            forcerm=True,
-            buildargs=buildargs or None,
-        )
+        image: Image = build_action_image(docker_client, IMAGE_TAG)
     except docker.errors.BuildError as exc:
-        pytest.fail(f"building {IMAGE_TAG} failed: {exc.msg}\n{_build_log_tail(exc.build_log)}")
+        pytest.fail(f"building {IMAGE_TAG} failed: {exc.msg}\n{build_log_tail(exc.build_log)}")
     return image
 
 
