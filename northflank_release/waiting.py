@@ -79,6 +79,7 @@ class Waiter:
             with self.cancellation.interruptible():
                 # The last sleep ends at the deadline, so the final read happens right at the timeout.
                 self.sleep(max(0.0, min(delay, remaining)))
+            transient = ""  # what went wrong, when the read failed in a way a later read may not
             try:
                 with self.cancellation.interruptible():
                     answer = self.client.get_run(self.target, run_id)
@@ -93,19 +94,16 @@ class Waiter:
                     )
                     return WaitResult(last_run, "read-failed", self.clock() - start, message)
                 else:
-                    first_error_at = first_error_at if first_error_at is not None else self.clock()
-                    delay = self._after_read_error(str(error), first_error_at, max(delay, interval))
+                    transient = str(error)
             except UnexpectedAnswer as error:
                 # Maybe a gateway's passing hiccup, maybe a sign-in page for good: the read-error bound decides.
-                first_error_at = first_error_at if first_error_at is not None else self.clock()
-                delay = self._after_read_error(str(error), first_error_at, max(delay, interval))
+                transient = str(error)
             except requests.RequestException as error:
                 problem = explain(error)
                 if problem.persistent:
                     message = f"Could not read the run's status: {problem.text}."
                     return WaitResult(last_run, "read-failed", self.clock() - start, message)
-                first_error_at = first_error_at if first_error_at is not None else self.clock()
-                delay = self._after_read_error(problem.text, first_error_at, max(delay, interval))
+                transient = problem.text
             else:
                 first_error_at = None
                 run = run_from(answer.data)
@@ -127,6 +125,9 @@ class Waiter:
                     return WaitResult(last_run, "concluded", self.clock() - start)
                 delay = max(interval, _budget_interval(answer.rate_limit, self.policy.budget_reserve))
 
+            if transient:
+                first_error_at = first_error_at if first_error_at is not None else self.clock()
+                delay = self._after_read_error(transient, first_error_at, max(delay, interval))
             if first_error_at is not None and self.clock() - first_error_at >= self.policy.read_error_tolerance:
                 message = (
                     f"Status reads kept failing for {format_duration(self.clock() - first_error_at)}; "
