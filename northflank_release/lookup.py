@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
+from northflank_release.runs import unix_seconds
 
 if TYPE_CHECKING:
     from northflank_release.trigger import Identity
@@ -69,7 +69,7 @@ def walk(
                 result.candidates.append(run)
         if page.next_params is None:
             return result
-        created = [parse_timestamp(run.get("createdAt")) for run in page.runs]
+        created = [unix_seconds(run.get("createdAt")) for run in page.runs]
         known = [moment for moment in created if moment is not None]
         in_order = (
             len(known) == len(created)
@@ -96,7 +96,7 @@ def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> str:
         return "ours"  # the random marker: nothing else can prove more, and nothing may overrule it
     if description is not None and description != identity.description:
         return "other"
-    created = parse_timestamp(run.get("createdAt"))
+    created = unix_seconds(run.get("createdAt"))
     if created is not None and created < threshold:
         return "other"  # an older namesake
     if _other_arguments(run.get("arguments"), identity.arguments):
@@ -114,13 +114,3 @@ def _other_arguments(listed: Any, sent: dict[str, Any]) -> bool:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Northflank writes `2021-01-01 12:01:00.000Z` (a space, not T); accept ISO 8601 too."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
