@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from northflank_release.inputs import format_duration
+from northflank_release.inputs import format_duration, shorten
 from northflank_release.runs import FlowNode
 
 MAX_NODES = 80
@@ -51,9 +51,7 @@ _CLASS_OF = {
 
 def mermaid_text(text: str, limit: int = MAX_LABEL) -> str:
     """API text made inert inside a quoted Mermaid label, shortened to `limit` characters."""
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    text = shorten(" ".join(text.split()), limit)
     out: list[str] = []
     for char in text:
         if char in _NAMED:

@@ -58,6 +58,11 @@ def format_duration(seconds: float) -> str:
     return text + (f"{secs}s" if secs or not text else "")
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut: how API text of any length is shown."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_json_or_yaml_object(text: str) -> dict[str, Any]:
     """Read a JSON object or a YAML mapping. JSON keeps its types; YAML is read with safe_load."""
     if text.lstrip().startswith("{"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from northflank_release.inputs import format_duration
+from northflank_release.inputs import format_duration, shorten
 from northflank_release.runs import NODE_TERMINAL, flow_nodes
 
 MAX_LINES_PER_READ = 40  # a flow of thousands of nodes finishing at once must not flood the log
@@ -28,18 +28,14 @@ class NodeProgress:
             self.seen[key] = node.status
             if node.status == before or (first and node.status in _QUIET):
                 continue
-            line = f"{_short(node.name)}: {_short(node.status, 50)}"
+            line = f"{shorten(node.name, 100)}: {shorten(node.status, 50)}"
             duration = node.duration(0.0) if node.end is not None else None
             if node.status in NODE_TERMINAL and duration is not None:
                 line += f" after {format_duration(duration)}"
             if node.error:
-                line += f": {_short(node.error, 300)}"
+                line += f": {shorten(node.error, 300)}"
             lines.append(line)
         if len(lines) > MAX_LINES_PER_READ:
             left = len(lines) - MAX_LINES_PER_READ + 1
             lines = [*lines[: MAX_LINES_PER_READ - 1], f"... and {left} more node changes (see the job summary)"]
         return lines
-
-
-def _short(text: str, limit: int = 100) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from northflank_release.inputs import format_duration
+from northflank_release.inputs import format_duration, shorten
 from northflank_release.request import Target
 from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state, unix_seconds
 
@@ -102,10 +102,10 @@ def _first_failure(run: dict[str, Any] | None, now: float) -> list[str]:
     when = f" at {_utc(first.end if first.end is not None else first.start)} UTC" if first.start is not None else ""
     duration = first.duration(now)
     after = f" after {format_duration(duration)}" if duration is not None else ""
-    error = f": {_cell(_short(first.error, 1000))}" if first.error else ""
+    error = f": {_cell(shorten(first.error, 1000))}" if first.error else ""
     more = f" ({len(failed) - 1} more failed, below)" if len(failed) > 1 else ""
     return [
-        f"> **Failed first: {_cell(_short(first.name, 200))}** ({_word(first.kind)}, {_word(first.status)}){when}"
+        f"> **Failed first: {_cell(shorten(first.name, 200))}** ({_word(first.kind)}, {_word(first.status)}){when}"
         f"{after}{error}{more}",
         "",
     ]
@@ -150,7 +150,7 @@ def _rows(node: FlowNode, prefix: str = "") -> Iterator[tuple[FlowNode, str]]:
 
 
 def _row(node: FlowNode, prefix: str, now: float) -> str:
-    name = _cell(_short(node.name, 100))
+    name = _cell(shorten(node.name, 100))
     if node.is_workflow:
         shape = "⇉ parallel" if node.parallel else "→ sequential"
         name = f"**{name}** {shape}"
@@ -158,7 +158,7 @@ def _row(node: FlowNode, prefix: str, now: float) -> str:
     error = "–"
     if node.failed:
         status = f"**{status}**"
-        error = f"**{_cell(_short(node.error, 300))}**" if node.error else "–"
+        error = f"**{_cell(shorten(node.error, 300))}**" if node.error else "–"
     started = _utc(node.start) if node.start is not None else "–"
     duration = node.duration(now)
     took = format_duration(duration) + ("" if node.end is not None else " so far") if duration is not None else "–"
@@ -177,11 +177,7 @@ def _utc(moment: float | None) -> str:
 
 def _word(text: str) -> str:
     """A status or kind from the API: a word, so a long one is cut rather than allowed to fill the summary."""
-    return _cell(_short(text, 50))
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _cell(shorten(text, 50))
 
 
 def dry_run_summary(target: Target, request_json: str) -> str:
