@@ -69,12 +69,15 @@ def runs_env(inputs: Mapping[str, str]) -> dict[str, str]:
     return {key: _INPUT_REF.sub(value_of, str(template)) for key, template in ACTION["runs"]["env"].items()}
 
 
+def input_variable(name: str) -> str:
+    """The runner's name for an input's variable (Handler.cs), written out here rather than taken from the
+    action, so the emulation cannot share a mistake with the code it tests."""
+    return f"INPUT_{name.replace(' ', '_').upper()}"
+
+
 def input_variables(inputs: Mapping[str, str]) -> dict[str, str]:
     declared: dict[str, Any] = ACTION["inputs"]
-    return {
-        f"INPUT_{name.replace(' ', '_').upper()}": inputs.get(name, str(spec.get("default", "")))
-        for name, spec in declared.items()
-    }
+    return {input_variable(name): inputs.get(name, str(spec.get("default", ""))) for name, spec in declared.items()}
 
 
 def step_environment(
@@ -217,7 +220,7 @@ def start_action(
         # `docker run -e NORTHFLANK_...` or another CI: only the variables, whatever else the shell has.
         launched = {**runs_env(inputs), **(job_env or {})}
     elif docker_step:
-        given = {f"INPUT_{name.replace(' ', '_').upper()}": value for name, value in inputs.items()}
+        given = {input_variable(name): value for name, value in inputs.items()}
         launched = {**(job_env or {}), **given, **runner_context}
     else:
         launched = step_environment(inputs, runner_context, job_env)
