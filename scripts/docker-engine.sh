@@ -24,6 +24,8 @@
 # its default index. If the host needs HTTP_PROXY / HTTPS_PROXY / NO_PROXY, pass them to the build as
 # build args (Docker accepts these predefined build args without an ARG line in the Dockerfile).
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+source "$(dirname "$0")/apt.sh"
 
 DIR="${NF_DOCKER_DIR:-/var/tmp/northflank-release-docker}"
 SOCK="$DIR/docker.sock"
@@ -66,15 +68,9 @@ daemon_pid() {
 }
 
 ensure_packages() {
-    if [[ -x "$DOCKERD" && -x "$DOCKER" ]] && command -v debootstrap >/dev/null 2>&1; then
-        return 0
-    fi
-    log "installing docker.io and debootstrap (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    mkdir -p "$DIR"
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io debootstrap; } \
-        >"$DIR/apt.log" 2>&1 || { tail -n 30 "$DIR/apt.log" >&2; die "apt-get failed; see $DIR/apt.log"; }
-    log "packages installed"
+    install_unless_found /usr/sbin/dockerd "the container tests run the real image on a private engine" --no-install-recommends docker.io || die "could not install the Docker engine"
+    [[ -x "$DOCKER" ]] || die "$DOCKER is missing although $DOCKERD is installed: reinstall docker.io"
+    install_unless_found debootstrap "it builds the stand-in base image, since no registry can be pulled from" --no-install-recommends debootstrap || die "could not install debootstrap"
 }
 
 cmd_start() {
@@ -302,7 +298,7 @@ cmd_base_image() {
         return 0
     fi
     if [[ ! -s "$TARBALL" ]]; then
-        command -v debootstrap >/dev/null 2>&1 || ensure_packages
+        ensure_packages
         local root="$DIR/standin-root"
         rm -rf "$root"
         mkdir -p "$root"
@@ -369,17 +365,10 @@ register_qemu_aarch64() {
 cmd_release_tools() {
     # The arm64 half of the release rehearsal's base: Debian's python3 (3.11 on bookworm) on an arm64
     # minbase; only the version differs from python:3.12-slim, as for the amd64 fallback above.
-    local tool missing=false
-    for tool in docker-registry buildah qemu-aarch64-static debootstrap; do
-        command -v "$tool" >/dev/null 2>&1 || missing=true
-    done
-    if [[ "$missing" == true ]]; then
-        log "installing docker-registry, buildah, qemu-user-static and debootstrap (apt-get)"
-        mkdir -p "$DIR"
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            docker-registry buildah qemu-user-static debootstrap; } >"$DIR/apt.log" 2>&1 \
-            || die "apt-get failed; see $DIR/apt.log"
-    fi
+    install_unless_found docker-registry "the rehearsal pushes the release image to a local registry" --no-install-recommends docker-registry || die "could not install docker-registry"
+    install_unless_found buildah "the rehearsal builds the multi-arch image as the release workflow does" --no-install-recommends buildah || die "could not install buildah"
+    install_unless_found qemu-aarch64-static "the rehearsal builds and runs the arm64 image under emulation" --no-install-recommends qemu-user-static || die "could not install qemu-user-static"
+    install_unless_found debootstrap "it builds the arm64 stand-in root" --no-install-recommends debootstrap || die "could not install debootstrap"
     if ! register_qemu_aarch64; then
         log "no arm64 stand-in rootfs without qemu-aarch64; see $NO_ARM64"
         return 0
