@@ -44,9 +44,12 @@ class Workflow:
             # the Gitea and Forgejo runners built on it) needs no space before "::" and would print the
             # line, secret and all (pattern in nektos/act pkg/runner/command.go; tests/act shows it).
             _print("::add-mask::" + _escape_data(secret))
-        # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...).
-        forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}
-        self._secrets.extend(sorted((form for form in forms if len(form) >= 4), key=len, reverse=True))
+        # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...). Every
+        # length, as the runner's masker does (actions/runner src/Sdk/DTLogging/Logging/SecretMasker.cs: AddValue
+        # skips only an empty value): a short token mangles what is printed, never what is read (northflank.py
+        # parses answers as received).
+        self._secrets.extend({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]} - {""})
+        self._secrets.sort(key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -77,8 +80,11 @@ class Workflow:
     def warning(self, message: str, title: str) -> None:
         self._annotate(gha.warning, "warning", message, title)
 
+    def notice(self, message: str, title: str) -> None:
+        self._annotate(gha.notice, "notice", message, title)
+
     def _annotate(self, command: Callable[..., None], level: str, message: str, title: str) -> None:
-        message = self.redact(message)
+        message, title = self.redact(message), self.redact(title)
         if self.in_actions:
             command(message, title=title)
         else:
@@ -86,6 +92,7 @@ class Workflow:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
+        title = self.redact(title).replace("\r", " ").replace("\n", " ")
         if self.in_actions:
             with gha.group(title):
                 yield

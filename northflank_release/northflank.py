@@ -59,10 +59,6 @@ class ApiAnswer:
     status: int = 200
     content_type: str = ""
 
-    def unexpected(self, expected: str) -> UnexpectedAnswer:
-        """This answer, reported as JSON of a shape other than the route promises."""
-        return UnexpectedAnswer(self.status, self.content_type, json.dumps(self.data), expected)
-
     @property
     def server_time(self) -> float | None:
         """The Date header as a Unix time."""
@@ -130,19 +126,17 @@ class NorthflankClient:
         answer = self._request("POST", target.runs_path, body=body, expected="the API's JSON")
         if not isinstance(answer.data.get("data"), dict) and "id" not in answer.data:
             # Neither the API's envelope nor a bare run: a gateway or sign-in service answering in JSON.
-            raise answer.unexpected("the API's JSON (a run in a data object)")
+            raise self._unexpected(answer, "the API's JSON (a run in a data object)")
         return answer
 
     def get_run(self, target: Target, run_id: str) -> ApiAnswer:
         answer = self._request("GET", f"{target.runs_path}/{quote(run_id, safe='')}", expected="the run as JSON")
-        _expect_run(answer, run_id)
-        return answer
+        return self._expect_run(answer, run_id)
 
     def abort_run(self, target: Target, run_id: str, timeout: float | None = None) -> ApiAnswer:
         path = f"{target.runs_path}/{quote(run_id, safe='')}/abort"
         answer = self._request("POST", path, timeout=timeout, expected="the run as JSON")
-        _expect_run(answer, run_id)
-        return answer
+        return self._expect_run(answer, run_id)
 
     def list_page(self, target: Target, params: dict[str, str]) -> RunsPage:
         """One page of the flow's runs; a page without `data.runs` as a list is a failed read, never "no runs"."""
@@ -151,7 +145,7 @@ class NorthflankClient:
         data = answer.data.get("data")
         runs = data.get("runs") if isinstance(data, dict) else None
         if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
-            raise answer.unexpected("a runs list (data.runs)")
+            raise self._unexpected(answer, "a runs list (data.runs)")
         pagination = answer.data.get("pagination")
         next_params: dict[str, str] | None = None
         if isinstance(pagination, dict) and pagination.get("hasNextPage"):
@@ -188,23 +182,39 @@ class NorthflankClient:
             verify=self.ca_bundle or True,
         )
         rate_limit = RateLimit.from_headers(response.headers)
-        # A proxy or gateway page may echo the request's headers: take the token out before any part of
-        # the body is quoted, since a cut preview would escape a redaction that looks for the whole token.
+        # Parsed exactly as received: an answer is data, and a short token could match inside any of it
+        # ("Triggered" holds "T"). The token is taken out only of what is shown (_shown).
         text = response.text
-        for form in {self.token, json.dumps(self.token)[1:-1]} - {""}:
-            text = text.replace(form, "***")
         try:
             data = _without_lone_surrogates(json.loads(text), text) if text.strip() else None
         except (ValueError, RecursionError):  # not JSON, or nested past what a parser should follow
             data = None
         self.debug(f"-> HTTP {response.status_code}, {len(text)} bytes, rate limit remaining {rate_limit.remaining}")
         if not 200 <= response.status_code < 300:
-            message, error_id = _error_message(data, text, response.status_code, response.reason)
+            message, error_id = _error_message(data, text, response.status_code, response.reason, self._shown)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
         content_type = response.headers.get("content-type", "")
         if not isinstance(data, dict):
-            raise UnexpectedAnswer(response.status_code, content_type, text, expected)
+            raise UnexpectedAnswer(response.status_code, content_type, self._shown(text), expected)
         return ApiAnswer(data, rate_limit, response.headers.get("date") or "", response.status_code, content_type)
+
+    def _shown(self, text: str) -> str:
+        """Text of an answer as it may be shown: a proxy or gateway page may echo our Authorization header.
+        Callers redact the whole text before any preview is cut from it, since a cut could split the token."""
+        for form in sorted({self.token, json.dumps(self.token)[1:-1]} - {""}, key=len, reverse=True):
+            text = text.replace(form, "***")
+        return text
+
+    def _unexpected(self, answer: ApiAnswer, expected: str) -> UnexpectedAnswer:
+        """A 2xx in JSON of a shape other than the route promises."""
+        return UnexpectedAnswer(answer.status, answer.content_type, self._shown(json.dumps(answer.data)), expected)
+
+    def _expect_run(self, answer: ApiAnswer, run_id: str) -> ApiAnswer:
+        """A read or abort answer must hold this run; anything else is a failed read, not a run without news."""
+        run = run_from(answer.data)
+        if run is None or run.get("id", run_id) != run_id or not ({"id", "status"} & set(run)):
+            raise self._unexpected(answer, f"run {run_id} as JSON")
+        return answer
 
 
 class _BearerToken(requests.auth.AuthBase):
@@ -263,26 +273,21 @@ def run_from(answer_data: Any) -> dict[str, Any] | None:
     return None
 
 
-def _expect_run(answer: ApiAnswer, run_id: str) -> None:
-    """A read or abort answer must hold this run; anything else is a failed read, not a run without news."""
-    run = run_from(answer.data)
-    if run is None or run.get("id", run_id) != run_id or not ({"id", "status"} & set(run)):
-        raise answer.unexpected(f"run {run_id} as JSON")
-
-
-def _error_message(data: Any, text: str, status: int, reason: str) -> tuple[str, str]:
+def _error_message(data: Any, text: str, status: int, reason: str, shown: Callable[[str], str]) -> tuple[str, str]:
+    """Northflank's message and error id, each passed through `shown` before anything is cut from it."""
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
-        message = str(error.get("message") or "").strip()
+        message = shown(str(error.get("message") or "").strip())
         details = error.get("details")
         if details:
-            message = f"{message} ({json.dumps(details)[:300]})" if message else json.dumps(details)[:300]
+            shown_details = shown(json.dumps(details))[:300]
+            message = f"{message} ({shown_details})" if message else shown_details
         if message:
-            return message, str(error.get("id") or "")
+            return message, shown(str(error.get("id") or ""))
     if data is None and text.strip():
         kind = "an HTML page" if "<html" in text[:500].lower() else "a body that is not JSON"
-        return f"{reason or 'error'} (the API answered with {kind}, likely from a proxy or gateway)", ""
-    return reason or f"HTTP {status}", ""
+        return f"{shown(reason or 'error')} (the API answered with {kind}, likely from a proxy or gateway)", ""
+    return shown(reason) or f"HTTP {status}", ""
 
 
 def _query(params: dict[str, str]) -> str:

@@ -95,6 +95,8 @@ class Release:
             PollPolicy(interval=self.settings.poll_interval),
             self.cancellation,
             log=self.workflow.info,
+            warn=lambda text: self.workflow.warning(text, title="Northflank API unreachable"),
+            notice=lambda text: self.workflow.notice(text, title="Northflank API back"),
         )
         title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.request.name!r}"
         try:
@@ -134,8 +136,10 @@ class Release:
                 aftermath = " Aborting the run failed; it may go on in Northflank."
             else:
                 aftermath = " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
+            limit = format_duration(self.settings.timeout)
+            outage = f" {result.message}" if result.message else ""
             self.workflow.error(
-                f"The run is still {status} after {format_duration(self.settings.timeout)} (timeout).{aftermath}",
+                f"The run is still {status} after {limit} (timeout).{outage}{aftermath}",
                 title="Timed out waiting for the release",
             )
             return 1

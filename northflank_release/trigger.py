@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
 # the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
 NOT_CREATED_STATUSES = frozenset({429})
-LOOKUP_READ_ATTEMPTS = 3
+MAX_LIST_READ_PAUSE = 15.0  # the cap of the backoff between failed list reads while looking for the run
 MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
@@ -75,7 +75,7 @@ class TriggerFailed(Exception):
 
 @dataclass(frozen=True)
 class _Failure:
-    outcome: str  # "not-created", "maybe", "maybe-slow" or "refused"
+    outcome: str  # "not-created", "maybe", "maybe-slow", "unsent", "refused"; for list reads "transient"
     text: str
     wait_hint: float | None = None
 
@@ -93,6 +93,7 @@ class Trigger:
     sleep: Callable[[float], None] = time.sleep
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
+    _deadline: float = field(default=float("inf"), init=False, repr=False)  # on `clock`, set by run()
 
     def run(self, body: dict[str, Any], *, identifiable: bool) -> TriggerResult:
         """Send the body once; `identifiable` says its description carries this trigger's random marker."""
@@ -105,7 +106,7 @@ class Trigger:
             started_wall=self.wall_clock(),
             unique=identifiable,
         )
-        deadline = self.clock() + self.policy.max_seconds
+        deadline = self._deadline = self.clock() + self.policy.max_seconds
         tried: list[str] = []
         last = ""
         for attempt in range(1, self.policy.max_attempts + 1):
@@ -132,7 +133,7 @@ class Trigger:
                 self.log(f"Attempt {attempt}: {last}. The run may have been created; looking for it before retrying.")
                 # A request the API may still be processing can create its run after the client gave up on it.
                 settle = self._slow_settle_seconds() if failure.outcome == "maybe-slow" else SETTLE_SECONDS
-                walk = self._lookup(identity, min(settle, max(0.0, deadline - self.clock())))
+                walk = self._lookup(identity, settle)
                 if walk.found:
                     self.log(
                         f"Found run {walk.found.get('id')} created by attempt {attempt}; using it (no second run)."
@@ -209,49 +210,69 @@ class Trigger:
         return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
 
     def _lookup(self, identity: Identity, settle: float) -> lookup.Walk:
-        """Walk the list for up to `settle` seconds, since a new run may take a moment to be listed."""
-        give_up = self.clock() + settle
-        pause = 1.0
-        while True:
-            walk = self._walk_once(identity)
-            remaining = give_up - self.clock()
-            if walk.found or walk.candidates or not walk.complete or remaining <= 0:
-                return walk
-            self.sleep(min(pause, remaining))
-            pause = min(pause * 2, 5.0)
+        """Read the runs list until it proves the run there (found, or candidates that forbid a guess) or
+        absent (a whole walk without it, once `settle` seconds have passed: a new run may take a moment to be
+        listed). A failed read proves nothing, so it is retried, paced by the API's rate-limit answers and a
+        capped backoff, for as long as the trigger's budget lasts: reads are not resends."""
+        # Most triggers never look anything up, so these load only when one does.
+        from northflank_release import lookup
 
-    def _walk_once(self, identity: Identity) -> lookup.Walk:
+        settled_at = self.clock() + min(settle, max(0.0, self._deadline - self.clock()))
+        walk_pause, read_pause = 1.0, 1.0
+        failing_since: float | None = None
+        failed_reads = 0
         last = ""
-        for attempt in range(1, LOOKUP_READ_ATTEMPTS + 1):
+        while True:
             self.check_cancelled()
             budget = MAX_LIST_READS - self.client.list_reads
             if budget <= 0:
-                last = f"the {MAX_LIST_READS} list reads one trigger may use are spent"
-                break
-            # Most triggers never look anything up, so these load only when one does.
-            from northflank_release import lookup
-            from northflank_release.network import explain
-
+                raise TriggerFailed(
+                    f"The run may have been created, and the {MAX_LIST_READS} list reads one trigger may use were "
+                    f"spent before the runs list could show whether it was (last: {last or 'no failure'}). "
+                    f"{_NOT_RESENDING}"
+                )
             try:
                 walk = lookup.walk(self.client, self.target, identity, self.wall_clock, min(budget, lookup.MAX_PAGES))
-            except ApiError as error:
-                last = str(error)
-            except UnexpectedAnswer as error:
-                last = str(error)
-            except requests.RequestException as error:
-                problem = explain(error)
-                last = problem.text
-                if problem.persistent:
-                    break
-            else:
+            except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+                failure = _classify_list_failure(error)
+                last = failure.text
+                if failure.outcome == "refused":
+                    raise TriggerFailed(
+                        f"The run may have been created, and the runs list could not be read to check "
+                        f"({last}). {_NOT_RESENDING}"
+                    ) from None
+                failed_reads += 1
+                if failing_since is None:
+                    failing_since = self.clock()
+                delay = failure.wait_hint if failure.wait_hint is not None else read_pause
+                read_pause = min(read_pause * 2, MAX_LIST_READ_PAUSE)
+                self.log(
+                    f"Reading the runs list failed ({last}); reading it again in {delay:.1f}s "
+                    f"(failing for {self.clock() - failing_since:.0f}s)."
+                )
+                if delay > self._deadline - self.clock():
+                    raise TriggerFailed(
+                        f"The run may have been created, and the runs list could not be read to check: the API "
+                        f"was unreachable for the whole {self.policy.max_seconds:.0f}s the trigger may take "
+                        f"({failed_reads} failed list read(s) over {self.clock() - failing_since:.0f}s; last: "
+                        f"{last}). {_NOT_RESENDING}"
+                    ) from None
+                self.sleep(delay)
+                continue
+            if failing_since is not None:
+                self.log(f"The runs list answers again, after {self.clock() - failing_since:.0f}s of failed reads.")
+                failing_since, read_pause = None, 1.0
+            remaining = settled_at - self.clock()
+            if walk.found or walk.candidates or not walk.complete or remaining <= 0:
                 return walk
-            self.log(f"Reading the runs list failed ({last}).")
-            if attempt < LOOKUP_READ_ATTEMPTS:
-                self.sleep(self.policy.base_delay * 2**attempt)
-        raise TriggerFailed(
-            f"The run may have been created, and the runs list could not be read to check (last: {last}). Not "
-            "retrying, so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
-        )
+            self.sleep(min(walk_pause, remaining))
+            walk_pause = min(walk_pause * 2, 5.0)
+
+
+_NOT_RESENDING = (
+    "Not retrying, so as not to deploy twice: look at the pipeline's release flow runs in Northflank, and re-run "
+    "the job only if the run is not there."
+)
 
 
 def _ids(runs: list[dict[str, Any]]) -> str:
@@ -267,6 +288,23 @@ def _classify_status(error: ApiError) -> _Failure:
     if error.status >= 500:
         return _Failure("maybe", text, error.rate_limit.retry_delay(rate_limited=False))
     return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
+
+
+def _classify_list_failure(error: ApiError | UnexpectedAnswer | requests.RequestException) -> _Failure:
+    """A failed list read: "refused" when reading again cannot help (the token may not read runs, no such flow,
+    a request that cannot be built), else "transient", with the API's own pause when it asked for one."""
+    if isinstance(error, ApiError):
+        if error.status == 429:
+            return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=True))
+        if error.status < 500 and error.status != 408:
+            return _Failure("refused", f"{error}. Likely cause: {likely_cause(error.status, reading=True)}")
+        return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=False))
+    if isinstance(error, UnexpectedAnswer):
+        return _Failure("transient", str(error))  # a gateway's page in passing, or a sign-in page for good
+    from northflank_release.network import explain
+
+    problem = explain(error)
+    return _Failure("refused" if problem.persistent else "transient", problem.text)
 
 
 def _classify_exception(error: requests.RequestException) -> _Failure:

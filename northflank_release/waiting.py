@@ -2,14 +2,15 @@
 
 Polling starts at the poll interval, backs off gently while nothing changes, and stretches further
 when the rate-limit headers say the token's budget (shared by every job using it) would not last
-until its reset. Transient read errors are retried; only persistent ones end the wait.
+until its reset. Transient read errors are retried until the timeout, with a backoff capped at a minute;
+only persistent ones (401, 403, 404) end the wait early.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -18,6 +19,7 @@ from northflank_release.cancellation import Cancellation
 from northflank_release.inputs import format_duration
 from northflank_release.network import explain
 from northflank_release.northflank import (
+    ApiAnswer,
     ApiError,
     NorthflankClient,
     RateLimit,
@@ -36,7 +38,7 @@ class PollPolicy:
     growth: float = 1.25  # per unchanged read
     max_interval: float = 30.0  # so a conclusion is noticed within 30 s at the default interval
     budget_reserve: int = 10  # requests left for other jobs sharing the token, and for an abort
-    read_error_tolerance: float = 300.0
+    max_error_delay: float = 60.0  # the cap of the backoff between failed reads while the API is away
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,31 @@ class WaitResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class _Read:
+    """One status read: the answer, or a failure that a later read may not repeat (`retry`), or one it will."""
+
+    answer: ApiAnswer | None = None
+    retry: str = ""  # what went wrong, for a failure worth reading again
+    rate_limited: bool = False  # a 429: the API is there, and asks for a pause
+    retry_after: float | None = None  # the pause it asked for
+    fatal: str = ""  # the message that ends the wait
+
+
+@dataclass
+class _Outage:
+    """Failed reads in a row: since when, and how long to wait before the next one."""
+
+    since: float
+    delay: float
+
+
 @dataclass
 class Waiter:
+    """Reads the run until it concludes or `timeout` is reached. A read that fails in a way a later one may not
+    (5xx, a page that is not the API's, a reset, a timeout, a proxy error) only delays the answer, whatever
+    its length: only the timeout ends the wait then. A refusal that will not change (401, 403, 404) ends it."""
+
     client: NorthflankClient
     target: Target
     policy: PollPolicy
@@ -56,95 +81,127 @@ class Waiter:
     log: Callable[[str], None]
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    warn: Callable[[str], None] = lambda _text: None  # once, when the API stops answering
+    notice: Callable[[str], None] = lambda _text: None  # once, when it answers again
     last_run: dict[str, Any] | None = None  # kept on the object so a cancellation still knows the last status
+    # The state of the current wait, set by wait().
+    _start: float = field(default=0.0, init=False, repr=False)
+    _status: str = field(default="", init=False, repr=False)
+    _seen_unknown: set[str] = field(default_factory=set, init=False, repr=False)
+    _nodes: NodeProgress = field(default_factory=NodeProgress, init=False, repr=False)
 
     def wait(self, run_id: str, timeout: float, last_run: dict[str, Any] | None) -> WaitResult:
-        start = self.clock()
-        deadline = start + timeout
-        interval = self.policy.interval
+        self._start = self.clock()
+        deadline = self._start + timeout
         self.last_run = last_run
-        last_status = run_state(last_run).status
-        first_error_at: float | None = None
-        seen_unknown: set[str] = set()
-        self.log(f"[{format_duration(0):>6}] {last_status}")
-        nodes = NodeProgress()
-        for line in nodes.changes(last_run):
-            self.log(f"[{format_duration(0):>6}]   {line}")
+        self._status = run_state(last_run).status
+        self._seen_unknown = set()
+        self._nodes = NodeProgress()
+        self._log_at(0.0, self._status)
+        for line in self._nodes.changes(last_run):
+            self._log_at(0.0, f"  {line}")
         if run_state(last_run).concluded:
             return WaitResult(last_run, "concluded", 0.0)
+        interval = self.policy.interval
+        outage: _Outage | None = None
         # The trigger's answer was the first read, so the loop starts with a sleep.
         delay = interval
         while True:
-            remaining = deadline - self.clock()
             with self.cancellation.interruptible():
                 # The last sleep ends at the deadline, so the final read happens right at the timeout.
-                self.sleep(max(0.0, min(delay, remaining)))
-            transient = ""  # what went wrong, when the read failed in a way a later read may not
-            try:
-                with self.cancellation.interruptible():
-                    answer = self.client.get_run(self.target, run_id)
-            except ApiError as error:
-                if error.status == 429:
-                    delay = max(error.rate_limit.retry_delay(rate_limited=True) or max(interval * 2, 30.0), 1.0)
-                    self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
-                elif error.status < 500:
-                    message = (
-                        f"Could not read the run's status: {error}. "
-                        f"Likely cause: {likely_cause(error.status, reading=True)}."
+                self.sleep(max(0.0, min(delay, deadline - self.clock())))
+            read = self._read(run_id)
+            if read.fatal:
+                return WaitResult(self.last_run, "read-failed", self._elapsed(), read.fatal)
+            if read.answer is not None:
+                if outage is not None:
+                    self.notice(
+                        f"The Northflank API answers again, after {format_duration(self.clock() - outage.since)}."
                     )
-                    return WaitResult(last_run, "read-failed", self.clock() - start, message)
-                else:
-                    transient = str(error)
-            except UnexpectedAnswer as error:
-                # Maybe a gateway's passing hiccup, maybe a sign-in page for good: the read-error bound decides.
-                transient = str(error)
-            except requests.RequestException as error:
-                problem = explain(error)
-                if problem.persistent:
-                    message = f"Could not read the run's status: {problem.text}."
-                    return WaitResult(last_run, "read-failed", self.clock() - start, message)
-                transient = problem.text
+                    outage = None
+                interval, concluded = self._take(read.answer, interval)
+                if concluded:
+                    return WaitResult(self.last_run, "concluded", self._elapsed())
+                delay = max(interval, _budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
+            elif read.rate_limited:
+                delay = max(read.retry_after or max(interval * 2, 30.0), 1.0)
+                self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
             else:
-                first_error_at = None
-                run = run_from(answer.data)
-                if run is not None:
-                    last_run = self.last_run = run
-                state = run_state(last_run)
-                if state.status != last_status:
-                    self.log(f"[{format_duration(self.clock() - start):>6}] {state.status}")
-                    if state.status not in KNOWN_STATUSES and state.status not in seen_unknown:
-                        seen_unknown.add(state.status)
-                        self.log(f"Status {state.status!r} is new to this action; treating it as still in progress.")
-                    interval = self.policy.interval
-                    last_status = state.status
-                else:
-                    interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
-                for line in nodes.changes(run) if run is not None else []:
-                    self.log(f"[{format_duration(self.clock() - start):>6}]   {line}")
-                if state.concluded:
-                    return WaitResult(last_run, "concluded", self.clock() - start)
-                delay = max(interval, _budget_interval(answer.rate_limit, self.policy.budget_reserve))
-
-            if transient:
-                first_error_at = first_error_at if first_error_at is not None else self.clock()
-                delay = self._after_read_error(transient, first_error_at, max(delay, interval))
-            if first_error_at is not None and self.clock() - first_error_at >= self.policy.read_error_tolerance:
-                message = (
-                    f"Status reads kept failing for {format_duration(self.clock() - first_error_at)}; "
-                    "stopped waiting. The run goes on in Northflank."
-                )
-                return WaitResult(last_run, "read-failed", self.clock() - start, message)
+                outage = self._failed(read.retry, outage, max(delay, interval))
+                delay = outage.delay
             if self.clock() >= deadline:
-                return WaitResult(last_run, "timeout", self.clock() - start)
+                message = (
+                    f"The Northflank API has not answered since {format_duration(outage.since - self._start)} into "
+                    f"the wait ({read.retry})."
+                    if outage is not None
+                    else ""
+                )
+                return WaitResult(self.last_run, "timeout", self._elapsed(), message)
 
-    def _after_read_error(self, what: str, first_error_at: float, previous_delay: float) -> float:
-        """Log the failed read; the next one waits twice as long as the last wait, up to a minute."""
-        failing_for = self.clock() - first_error_at
+    def _read(self, run_id: str) -> _Read:
+        try:
+            with self.cancellation.interruptible():
+                return _Read(answer=self.client.get_run(self.target, run_id))
+        except ApiError as error:
+            if error.status == 429:
+                pause = error.rate_limit.retry_delay(rate_limited=True)
+                return _Read(retry=str(error), rate_limited=True, retry_after=pause)
+            if error.status < 500 and error.status != 408:
+                cause = likely_cause(error.status, reading=True)
+                return _Read(fatal=f"Could not read the run's status: {error}. Likely cause: {cause}.")
+            return _Read(retry=str(error))
+        except UnexpectedAnswer as error:
+            return _Read(retry=str(error))  # a gateway's page in passing, or a sign-in page: the timeout decides
+        except requests.exceptions.ProxyError as error:
+            return _Read(retry=explain(error).text)  # a proxy that refuses now may let the next read through
+        except requests.RequestException as error:
+            problem = explain(error)
+            if problem.persistent:
+                return _Read(fatal=f"Could not read the run's status: {problem.text}.")
+            return _Read(retry=problem.text)
+
+    def _take(self, answer: ApiAnswer, interval: float) -> tuple[float, bool]:
+        """Note what the answer says; the next interval (back to the start when the status moved) and whether
+        the run has concluded."""
+        run = run_from(answer.data)
+        if run is not None:
+            self.last_run = run
+        state = run_state(self.last_run)
+        if state.status != self._status:
+            self._log_at(self._elapsed(), state.status)
+            if state.status not in KNOWN_STATUSES and state.status not in self._seen_unknown:
+                self._seen_unknown.add(state.status)
+                self.log(f"Status {state.status!r} is new to this action; treating it as still in progress.")
+            interval = self.policy.interval
+            self._status = state.status
+        else:
+            interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
+        for line in self._nodes.changes(run) if run is not None else []:
+            self._log_at(self._elapsed(), f"  {line}")
+        return interval, state.concluded
+
+    def _failed(self, what: str, outage: _Outage | None, previous_delay: float) -> _Outage:
+        """A failed read: warn once when the API stops answering; each next read waits twice as long as the
+        last wait, up to `max_error_delay`."""
+        delay = min(max(previous_delay, 1.0) * 2, self.policy.max_error_delay)
+        if outage is None:
+            self.warn(
+                f"The Northflank API is not answering status reads ({what}). Still waiting for the run, reading "
+                "again with a growing pause, until the timeout; the run goes on in Northflank meanwhile."
+            )
+            outage = _Outage(self.clock(), delay)
         self.log(
-            f"A status read failed ({what}); retrying. Reads have failed for {format_duration(failing_for)}, "
-            f"the wait gives up after {format_duration(self.policy.read_error_tolerance)}."
+            f"A status read failed ({what}); next read in {format_duration(delay)}. "
+            f"Reads have failed for {format_duration(self.clock() - outage.since)}."
         )
-        return min(max(previous_delay, 1.0) * 2, 60.0)
+        outage.delay = delay
+        return outage
+
+    def _elapsed(self) -> float:
+        return self.clock() - self._start
+
+    def _log_at(self, elapsed: float, text: str) -> None:
+        self.log(f"[{format_duration(elapsed):>6}] {text}")
 
 
 def _budget_interval(rate_limit: RateLimit, reserve: int) -> float:

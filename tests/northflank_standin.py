@@ -21,6 +21,7 @@ import secrets
 import signal
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -174,6 +175,7 @@ class RecordedRequest:
     body_text: str
     body_json: Any | None  # parsed when the body is JSON, else None
     time: float  # time.monotonic() at arrival
+    at: float = 0.0  # the stand-in's clock at arrival (a simulated clock in simulated tests)
 
 
 @dataclass
@@ -214,6 +216,38 @@ class Fault:
             self.status = 502
         if self.times < 1:
             raise ValueError("Fault.times must be at least 1")
+
+
+OUTAGE_MODES = ("503", "reset", "hang")
+
+
+@dataclass
+class Outage:
+    """The API away for a while: every request, on every route, fails in one `mode` while the stand-in's
+    clock is inside [start, start + seconds). Nothing is processed, created or counted against the rate limit.
+
+    - "503": the gateway in front answers 503 in plain text, as Envoy does for an upstream it cannot reach;
+    - "reset": the connection is reset (RST) once the request is read, with no answer;
+    - "hang": the connection stays open without an answer for `hang_seconds` of real time, then closes.
+
+    `start` None means "from the first trigger request", which fails too.
+    """
+
+    mode: str
+    seconds: float
+    start: float | None = None
+    hang_seconds: float = 35.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in OUTAGE_MODES:
+            raise ValueError(f"Outage.mode must be one of {OUTAGE_MODES}, not {self.mode!r}")
+
+    def covers(self, now: float, route: str | None) -> bool:
+        if self.start is None:
+            if route != "trigger":
+                return False
+            self.start = now
+        return self.start <= now < self.start + self.seconds
 
 
 def _default_steps() -> list[tuple[float, str]]:
@@ -381,6 +415,8 @@ class _Answer:
         self.content_type = content_type if body else None
         self.headers: dict[str, str] = dict(headers or {})
         self.drop = False
+        self.reset = False  # with drop: an RST instead of an orderly close
+        self.hold = 0.0  # with drop: seconds the connection stays open, unanswered, before it closes
         self.raw: bytes | None = None  # written to the socket itself, under any TLS: a corrupted stream
         self.delay = 0.0
 
@@ -436,6 +472,7 @@ class NorthflankStandin:
         self.requests: list[RecordedRequest] = []
         self.plan = RunPlan()
         self.faults: list[Fault] = []
+        self.outage: Outage | None = None
         self.list_order = "newest_first"
         self.concurrency = "allow"
         self.ratelimit_limit = 1000
@@ -460,6 +497,7 @@ class NorthflankStandin:
         self._wall_origin = datetime.now(UTC)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # wakes requests the stand-in holds (an outage's hang)
         _request_validator()  # fail at construction, not on the first request
 
     # -- lifecycle --
@@ -467,6 +505,7 @@ class NorthflankStandin:
     def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("the stand-in is already running")
+        self.stopping.clear()
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.standin = self
         if self.tls is not None:
@@ -488,6 +527,7 @@ class NorthflankStandin:
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
+        self.stopping.set()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -600,6 +640,10 @@ class NorthflankStandin:
     def handle(self, request: RecordedRequest, body: bytes) -> _Answer:
         """Decide the answer to one request; recording has already happened."""
         route = route_of(request.method, request.path)
+        with self._lock:
+            outage = self.outage if self.outage is not None and self.outage.covers(self.clock(), route) else None
+        if outage is not None:
+            return self._away(outage)
         fault = self._take_fault(request.method, route, request.body_text)
         if fault is None:
             answer = self._process(request, body, route)
@@ -631,6 +675,16 @@ class NorthflankStandin:
                 for existing in [h for h in answer.headers if h.lower() == name.lower()]:
                     del answer.headers[existing]
                 answer.headers[name] = value
+        return answer
+
+    def _away(self, outage: Outage) -> _Answer:
+        if outage.mode == "503":
+            body = b"upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+            return _Answer(503, body, "text/plain", headers={"server": "envoy"})
+        answer = _Answer(0)
+        answer.drop = True
+        answer.reset = outage.mode == "reset"
+        answer.hold = outage.hang_seconds if outage.mode == "hang" else 0.0
         return answer
 
     def _misbehave(self, fault: Fault, processed: _Answer | None) -> _Answer:
@@ -1061,6 +1115,7 @@ class _Handler(BaseHTTPRequestHandler):
             body_text=text,
             body_json=parsed,
             time=time.monotonic(),
+            at=self.server.standin.clock(),
         )
         standin = self.server.standin
         standin._record(request)
@@ -1068,6 +1123,16 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.raw is not None:
             with contextlib.suppress(OSError):
                 os.write(self.connection.fileno(), answer.raw)
+        if answer.hold:
+            standin.stopping.wait(answer.hold)
+        if answer.reset:
+            # SO_LINGER with a zero timeout makes close() send RST, and the client sees ECONNRESET. Closed
+            # here, since the server's own shutdown_request would send an orderly FIN first.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            return
         if answer.drop or answer.raw is not None:
             self.close_connection = True
             with contextlib.suppress(OSError):

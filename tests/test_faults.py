@@ -10,6 +10,7 @@ duplicates (a second run), lost runs (a run exists, the job went green without n
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -315,6 +316,9 @@ CASES = [
 # After a lost trigger answer the run is looked up in the list; every way the list can answer badly must read
 # as "could not check", never as "no runs" (which would send the trigger again: two runs).
 _DROPPED_AFTER_CREATE = Fault("POST", "trigger", "drop", create_first=True)
+# A list that never answers is read again until the trigger's budget is spent (test_outages.py shows the
+# default two minutes on a simulated clock); here a short budget keeps the real-time cases short.
+_SHORT_BUDGET = {"NORTHFLANK_TRIGGER_RETRY_SECONDS": "4"}
 LIST_READS = [
     *[
         FaultCase(
@@ -340,6 +344,7 @@ LIST_READS = [
         exit_code=1,
         causes=("may have been created", "could not be read", "text/html", "Not retrying"),
         trigger_requests=1,
+        env=_SHORT_BUDGET,
         names_run=False,
     ),
     FaultCase(
@@ -349,6 +354,7 @@ LIST_READS = [
         exit_code=1,
         causes=("may have been created", "could not be read", "text/html"),
         trigger_requests=1,
+        env=_SHORT_BUDGET,
     ),
     FaultCase(
         "sso-page-on-every-route",
@@ -360,6 +366,7 @@ LIST_READS = [
         exit_code=1,
         causes=("HTTP 200 with text/html", "sign-in page", "could not be read"),
         trigger_requests=1,
+        env=_SHORT_BUDGET,
     ),
     FaultCase(
         "json-gateway-on-every-route",
@@ -368,6 +375,7 @@ LIST_READS = [
         exit_code=1,
         causes=("may have been created", "instead of a runs list (data.runs)"),
         trigger_requests=1,
+        env=_SHORT_BUDGET,
         names_run=False,
     ),
     FaultCase(
@@ -556,6 +564,45 @@ def test_a_persistent_503_fails_within_the_bound_saying_what_was_tried(
     assert "Traceback" not in result.log
 
 
+# --- Odd tokens ------------------------------------------------------------------------------------------
+
+# A token can be one letter, a common word, or text that also sits in the run (its arguments): the answer is
+# parsed as received, and the token is taken out only of what is printed. Workflow-command keywords are ours.
+_COMMAND_SYNTAX = re.compile(
+    r"^::(add-mask|error|warning|notice|debug|group|endgroup|stop-commands|[0-9a-f]+)( [^:]*)?::"
+)
+ODD_TOKENS = {"one-letter": "T", "common-word": "Release", "in-the-arguments": "v1.4.0"}
+ODD_TOKEN_FAULTS = {
+    "drop-after-create": Fault("POST", "trigger", "drop", create_first=True),
+    "500-after-create": Fault("POST", "trigger", "status", status=500, create_first=True, message="Internal error"),
+    "no-id": Fault("POST", "trigger", "no_id"),
+    "empty-200": Fault("POST", "trigger", "empty"),
+}
+
+
+@pytest.mark.parametrize("fault", list(ODD_TOKEN_FAULTS))
+@pytest.mark.parametrize("kind", list(ODD_TOKENS))
+def test_an_odd_token_changes_no_answer_and_is_never_printed(
+    tmp_path: Path, inputs: dict[str, str], kind: str, fault: str
+) -> None:
+    token = ODD_TOKENS[kind]
+    with NorthflankStandin(token) as standin:
+        standin.add_fault(faults_of(ODD_TOKEN_FAULTS[fault])()[0])
+        given = {**inputs, "api-token": token, "api-url": standin.url, "name": "Release shop"}
+        result = run_action(tmp_path, given, timeout=30)
+        created = record(f"{kind}-token-{fault}", standin, set(), result)
+
+        assert len(created) == 1, f"{len(created)} runs\n{result.log}"
+        assert len(standin.requests_to("trigger")) == 1
+        assert result.exit_code == 0, result.log
+        assert result.outputs["run-id"] == created[0]["id"], result.log
+        assert created[0]["arguments"]["VERSION"] == "v1.4.0"
+    # What the runner shows: every line but the add-mask command, with our command keywords set aside.
+    shown = [_COMMAND_SYNTAX.sub("", line) for line in result.log.splitlines() if not line.startswith("::add-mask::")]
+    for place, text in (("log", "\n".join(shown)), ("summary", result.summary), ("outputs", result.raw_outputs)):
+        assert token not in text, f"the token {token!r} is printed in the {place}"
+
+
 # --- Output and workflow-command injection ------------------------------------------------------------
 
 INJECTED_STATUS = (
@@ -664,7 +711,7 @@ def test_an_accepted_run_whose_id_cannot_be_found_is_a_warning_not_a_resend(
 ) -> None:
     standin.add_fault(Fault("POST", "trigger", "no_id"))
     standin.add_fault(Fault("GET", "list", "status", status=500, times=50, message="list broken"))
-    result = run_action(tmp_path, inputs, timeout=60)
+    result = run_action(tmp_path, inputs, job_env=_SHORT_BUDGET, timeout=60)
 
     assert result.exit_code == 0, result.log
     assert len(standin.requests_to("trigger")) == 1  # a 200 is never sent again

@@ -173,7 +173,8 @@ def test_a_page_that_echoes_the_token_is_quoted_without_any_of_it(
     """The error quotes the first bytes of what came back; the token must not survive in a cut preview."""
     standin.add_fault(Fault("POST", "trigger", "html", status=200, echo=True))
     standin.add_fault(Fault("GET", "list", "html", status=200, echo=True, times=50))
-    result = run_action(tmp_path, inputs)
+    # The list never answers, so a short trigger budget ends the lookup soon.
+    result = run_action(tmp_path, inputs, job_env={"NORTHFLANK_TRIGGER_RETRY_SECONDS": "4"})
 
     assert result.exit_code == 1
     [error] = result.errors

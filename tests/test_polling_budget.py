@@ -79,15 +79,17 @@ def test_timeout_ends_with_a_read_at_the_deadline(simulated: NorthflankStandin, 
     assert reads[-1] == pytest.approx(95.0)
 
 
-def test_persistent_read_errors_back_off_and_end_the_wait_after_five_minutes(
+def test_persistent_read_errors_back_off_to_a_minute_and_only_the_timeout_ends_the_wait(
     simulated: NorthflankStandin, clock: FakeClock
 ) -> None:
     simulated.add_fault(Fault("GET", "get", "status", status=502, times=1000, message="bad gateway"))
-    result, reads = follow(simulated, clock, duration=3600.0)
+    result, reads = follow(simulated, clock, duration=3600.0, timeout=1800.0)
 
-    assert result.reason == "read-failed"
-    assert "Status reads kept failing for 5m" in result.message
+    assert result.reason == "timeout"
+    assert clock.now == pytest.approx(1800.0)
+    assert "has not answered since" in result.message
+    assert "bad gateway" in result.message
     gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
-    assert gaps == sorted(gaps)  # each wait at least as long as the one before
+    assert gaps[:-1] == sorted(gaps[:-1])  # each wait at least as long as the one before, but the last (deadline)
     assert max(gaps) == 60.0
-    assert len(reads) <= 15
+    assert len(reads) <= 1800 / 60 + 8

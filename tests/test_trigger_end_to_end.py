@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.northflank_standin import NorthflankStandin
+from tests.northflank_standin import NorthflankStandin, Outage
 from tests.runner import GITHUB_CONTEXT, run_action, trigger_bodies
 
 
@@ -243,3 +243,17 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_token(
 
     assert result.exit_code == 0, result.log
     assert standin.requests_to("trigger")[0].headers["authorization"] == f"Bearer {inputs['api-token']}"
+
+
+def test_an_api_away_for_8_seconds_from_the_first_post_still_releases_once(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """The same outage the simulated-clock tests (test_outages.py) cover in every mode, once in real time."""
+    standin.outage = Outage("503", 8.0)
+    result = run_action(tmp_path, inputs, timeout=60)
+
+    assert result.exit_code == 0, result.log
+    [run] = standin.runs()
+    assert result.outputs["run-id"] == run["id"]
+    assert len(standin.requests_to("trigger")) == 2
+    assert "The runs list answers again" in result.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import flows
-from tests.northflank_standin import Fault, NorthflankStandin, RunPlan
+from tests.northflank_standin import Fault, NorthflankStandin, Outage, RunPlan
 from tests.runner import ActionRun, run_action, start_action
 
 
@@ -277,3 +277,21 @@ def test_an_answer_without_concluded_ends_the_wait_at_a_terminal_status(
     assert result.outputs["status"] == status
     assert result.outputs["concluded"] == "true"
     assert "timeout" not in "\n".join(result.errors)
+
+
+def test_an_api_outage_while_waiting_is_one_warning_then_one_notice_and_the_release_goes_on(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
+) -> None:
+    standin.plan = RunPlan(steps=[(0.0, "running"), (7.0, "success")])
+    standin.outage = Outage("503", 4.0, start=standin.clock() + 1.5)  # starts after the trigger
+    result = run_action(tmp_path, waiting)
+
+    assert result.exit_code == 0, result.log
+    assert result.outputs["status"] == "success"
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("::warning")]
+    notices = [line for line in result.stdout.splitlines() if line.startswith("::notice")]
+    assert len(warnings) == 1, warnings
+    assert "Northflank API unreachable" in warnings[0]
+    assert "HTTP 503" in warnings[0]
+    assert len(notices) == 1, notices
+    assert "answers again" in notices[0]
