@@ -54,7 +54,7 @@ RELEASE_APP = "release-app"
 
 
 def _sha(*parts: str) -> str:
-    return hashlib.sha1("\0".join(parts).encode()).hexdigest()  # noqa: S324 - git's object names are SHA-1
+    return hashlib.sha1("\0".join(parts).encode()).hexdigest()  # git names objects by SHA-1
 
 
 @dataclass

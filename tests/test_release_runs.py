@@ -9,6 +9,7 @@ release-before-issue-17.yml, a verbatim copy), which must fail them: that is wha
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,10 +159,11 @@ def test_a_write_refused_for_workflows_names_them(tmp_path: Path) -> None:
     run = _run(NEW, tmp_path, github, main)
     step = {"run": f'/usr/bin/python3 scripts/github_ref.py move "$GITHUB_REPOSITORY" tags/v1 {second}',
             "env": {"GH_TOKEN": "ghs_job"}}  # fmt: skip
-    context = {"workspace": tmp_path / "work", "temp": tmp_path / "temp", "steps": {}, "path": [], "env": {}}
-    for folder in (context["workspace"], context["temp"]):
-        folder.mkdir()
-    run._checkout(main, context["workspace"])
+    workspace, temp = tmp_path / "work", tmp_path / "temp"
+    workspace.mkdir()
+    temp.mkdir()
+    context: dict[str, Any] = {"workspace": workspace, "temp": temp, "steps": {}, "path": [], "env": {}}
+    run._checkout(main, workspace)
     outcome, _, text = run._step(step, "move", context)
     assert outcome == "failure"
     assert text.strip() == (

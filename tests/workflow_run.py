@@ -85,7 +85,8 @@ def _fake_programs(bin_dir: Path, folder: Path) -> None:
 printf '%s\\n' "docker $*" >> "{folder}/docker.log"
 case "$*" in
   "logout "*) echo "Removing login credentials for $2" ;;
-  "image inspect "*) grep -qxF "$3" "$RUNNER_TEMP/images" 2>/dev/null || {{ echo "Error: No such image: $3" >&2; exit 1; }} ;;
+  "image inspect "*) grep -qxF "$3" "$RUNNER_TEMP/images" 2>/dev/null \\
+    || {{ echo "Error: No such image: $3" >&2; exit 1; }} ;;
   "buildx imagetools inspect "*"--raw"*) echo '{index}' ;;
   "buildx imagetools inspect "*) echo '{{"digest": "{DIGEST}"}}' ;;
   "buildx imagetools create "*) ;;
@@ -102,7 +103,9 @@ esac
         "python3": f"""#!/bin/bash
 if [[ "$1 $2" == "-m venv" ]]; then
   mkdir -p "$3/bin"
-  printf '#!/bin/bash\\nprintf "%%s\\\\n" "$NF_STEP" >> "{folder}/pin-venv-python.log"\\nexec {sys.executable} "$@"\\n' > "$3/bin/python"
+  log="{folder}/pin-venv-python.log"
+  python="{sys.executable}"
+  printf '#!/bin/bash\\nprintf "%%s\\\\n" "$NF_STEP" >> "%s"\\nexec %s "$@"\\n' "$log" "$python" > "$3/bin/python"
   cp "$3/bin/python" "$3/bin/python3"
   printf '#!/bin/bash\\n[[ " $* " == *" --require-hashes "* ]] || exit 3\\n' > "$3/bin/pip"
   chmod +x "$3/bin/python" "$3/bin/python3" "$3/bin/pip"
@@ -352,7 +355,11 @@ class Run:
         """actions/create-github-app-token (main.js, lib/main.js): a token for this repository's installation."""
         app = self.world.app
         if not inputs.get("client-id"):
-            return "failure", {}, "Error: The 'client-id' (or deprecated 'app-id') input must be set to a non-empty string."
+            return (
+                "failure",
+                {},
+                "Error: The 'client-id' (or deprecated 'app-id') input must be set to a non-empty string.",
+            )
         if not app.installed:
             return "failure", {}, "Error: Not Found (the App is not installed on this repository)"
         wanted = {k.removeprefix("permission-") for k, v in inputs.items() if k.startswith("permission-") and v}
@@ -382,8 +389,10 @@ def main_commit(github: Repository, *, workflows: str, parent: str | None = None
 def release_commit(github: Repository, main: str, version: str) -> str:
     """What an earlier release made: main's commit with action.yml pinned."""
     files = github.files(main)
-    pinned = (REPO / "action.yml").read_text(encoding="utf-8").replace(
-        "  image: Dockerfile", f"  image: docker://{IMAGE}:{version}@{DIGEST}"
+    pinned = (
+        (REPO / "action.yml")
+        .read_text(encoding="utf-8")
+        .replace("  image: Dockerfile", f"  image: docker://{IMAGE}:{version}@{DIGEST}")
     )
     files["action.yml"] = github.blob(pinned.encode())
     return github.commit(github.tree(files), [main], f"Release {version}")
