@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -468,3 +469,53 @@ def test_arm64_v8_is_arm64_on_either_side() -> None:
     assert _index_check("linux/amd64,linux/arm64", with_variant).returncode == 0
     assert _index_check("linux/amd64,linux/arm64/v8", without).returncode == 0
     assert _index_check("linux/amd64,linux/arm64/v8", with_variant).returncode == 0
+
+
+def _gh_verify_accepts(flags: list[str], san: str) -> bool:
+    """Whether `gh attestation verify` with ``flags`` accepts a certificate whose subject is ``san``.
+
+    cli/cli pkg/cmd/attestation/verify/policy.go, buildSANMatcher: --cert-identity must equal the subject;
+    --cert-identity-regex is searched for; --signer-workflow W becomes the regex ``^https://`` + W (the
+    host github.com put in front when W has none), a prefix match; --signer-repo R becomes
+    ``(?i)^https://github.com/R/``. With none of them, the subject is not checked.
+    """
+    options = dict(zip(flags[::2], flags[1::2], strict=False))
+    if "--cert-identity" in options:
+        return san == options["--cert-identity"]
+    if "--cert-identity-regex" in options:
+        return re.search(options["--cert-identity-regex"], san) is not None
+    if "--signer-workflow" in options:
+        workflow = options["--signer-workflow"]
+        if not re.match(r"^[a-zA-Z0-9-]+\.[a-zA-Z0-9-]+.*$", workflow):
+            workflow = f"github.com/{workflow}"
+        return re.search(f"^https://{workflow}", san) is not None
+    if "--signer-repo" in options:
+        return re.search(f"(?i)^https://github.com/{options['--signer-repo']}/", san) is not None
+    return True
+
+
+def _documented_verify_commands() -> list[tuple[str, list[str]]]:
+    commands = []
+    for name in ("README.md", "RELEASING.md"):
+        text = (REPO / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if line.strip().startswith("gh attestation verify"):
+                commands.append((name, shlex.split(line)[4:]))
+    return commands
+
+
+def test_the_documented_provenance_check_accepts_only_release_yml_run_from_main() -> None:
+    commands = _documented_verify_commands()
+    assert {name for name, _ in commands} == {"README.md", "RELEASING.md"}
+    for name, flags in commands:
+        repo = dict(zip(flags[::2], flags[1::2], strict=False))["--repo"]
+        workflow = f"https://github.com/{repo}/.github/workflows/release.yml"
+        assert _gh_verify_accepts(flags, f"{workflow}@refs/heads/main"), name
+        for other in ("refs/heads/feature", "refs/heads/main-old", "refs/tags/v1.2.3", "refs/pull/7/merge"):
+            assert not _gh_verify_accepts(flags, f"{workflow}@{other}"), (name, other)
+
+
+def test_a_signer_workflow_without_a_ref_would_accept_any_branch() -> None:
+    """The check above can fail: the command the README gave before accepts a feature branch's attestation."""
+    before = ["--repo", "o/r", "--signer-workflow", "o/r/.github/workflows/release.yml"]
+    assert _gh_verify_accepts(before, "https://github.com/o/r/.github/workflows/release.yml@refs/heads/feature")
