@@ -208,17 +208,26 @@ def _no_registry_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
 
 
-def test_the_verify_jobs_step_pulls_the_pinned_image_anonymously_and_starts_it_under_act(
-    release: Release,
-    docker_client: docker.DockerClient,
-    standin: NorthflankStandin,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """What the release workflow's verify job does before v1 moves, here: its own `uses: ./` step and inputs."""
+@pytest.fixture
+def release_checkout(
+    release: Release, docker_client: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The release commit's checkout, no copy of its image in the engine, and no registry login."""
     checkout = _release_commit(release, tmp_path)
     _forget_the_image(release, docker_client)
     _no_registry_login(monkeypatch, tmp_path)
+    yield checkout
+    _forget_the_image(release, docker_client)
+
+
+def test_the_verify_jobs_step_pulls_the_pinned_image_anonymously_and_starts_it_under_act(
+    release: Release,
+    release_checkout: Path,
+    docker_client: docker.DockerClient,
+    standin: NorthflankStandin,
+    tmp_path: Path,
+) -> None:
+    """What the release workflow's verify job does before v1 moves, here: its own `uses: ./` step and inputs."""
     step = rehearsal.verify_step(VERSION)
     step["uses"] = harness.LOCAL_ACTION_USES
     workflow = {
@@ -228,61 +237,55 @@ def test_the_verify_jobs_step_pulls_the_pinned_image_anonymously_and_starts_it_u
         "jobs": {"verify": {"runs-on": "ubuntu-latest", "steps": [step]}},
     }
     result = harness.run_act(
-        json.dumps(workflow), "workflow_dispatch", tmp_path=tmp_path / "act", action_dir=checkout, action_image=None
+        json.dumps(workflow),
+        "workflow_dispatch",
+        tmp_path=tmp_path / "act",
+        action_dir=release_checkout,
+        action_image=None,
     )
-    try:
-        assert result.exit_code == 0, result.log[-4000:]
-        assert result.step_result("verify", str(step["id"])) == "success"
-        assert "Dry run: would POST" in result.log
-        assert "docker build" not in result.log
-        assert standin.requests_to("trigger", "POST") == []
-        pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
-        assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
-    finally:
-        _forget_the_image(release, docker_client)
+    assert result.exit_code == 0, result.log[-4000:]
+    assert result.step_result("verify", str(step["id"])) == "success"
+    assert "Dry run: would POST" in result.log
+    assert "docker build" not in result.log
+    assert standin.requests_to("trigger", "POST") == []
+    pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
+    assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
 
 
 def test_the_pinned_action_pulls_the_image_by_digest_and_releases_under_act(
     release: Release,
+    release_checkout: Path,
     docker_client: docker.DockerClient,
     standin: NorthflankStandin,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    checkout = _release_commit(release, tmp_path)
-    _forget_the_image(release, docker_client)
-    _no_registry_login(monkeypatch, tmp_path)
-
     workflow = WORKFLOW.replace("USES", harness.LOCAL_ACTION_USES).replace("API_URL", standin.url)
     result = harness.run_act(
         workflow,
         "workflow_dispatch",
         tmp_path=tmp_path / "act",
         secrets={"NORTHFLANK_API_TOKEN": API_TOKEN_DEFAULT},
-        action_dir=checkout,
+        action_dir=release_checkout,
         action_image=None,
     )
-    try:
-        assert result.exit_code == 0, result.log[-4000:]
-        assert result.step_result("deploy", "release") == "success"
-        triggers = standin.requests_to("trigger", "POST")
-        assert len(triggers) == 1
-        assert "/release-flows/production/runs" in triggers[0].path
-        body = triggers[0].body_json
-        assert isinstance(body, dict)
-        assert body["arguments"] == {"VERSION": "v0.0.0-rehearsal"}
-        (run,) = standin.runs()
-        run_id = run["id"]
-        assert result.outputs("deploy", "release")["run-id"] == run_id
-        assert result.outputs("deploy", "after") == {"run-id": run_id, "status": "success"}
-        assert "docker build" not in result.log
-        assert_token_absent(result, standin)
-        # What ran is what the pin names: the engine now holds the image under the index digest.
-        pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
-        assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
-        assert pulled.attrs["Architecture"] == "amd64"
-    finally:
-        _forget_the_image(release, docker_client)
+    assert result.exit_code == 0, result.log[-4000:]
+    assert result.step_result("deploy", "release") == "success"
+    triggers = standin.requests_to("trigger", "POST")
+    assert len(triggers) == 1
+    assert "/release-flows/production/runs" in triggers[0].path
+    body = triggers[0].body_json
+    assert isinstance(body, dict)
+    assert body["arguments"] == {"VERSION": "v0.0.0-rehearsal"}
+    (run,) = standin.runs()
+    run_id = run["id"]
+    assert result.outputs("deploy", "release")["run-id"] == run_id
+    assert result.outputs("deploy", "after") == {"run-id": run_id, "status": "success"}
+    assert "docker build" not in result.log
+    assert_token_absent(result, standin)
+    # What ran is what the pin names: the engine now holds the image under the index digest.
+    pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
+    assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
+    assert pulled.attrs["Architecture"] == "amd64"
 
 
 def test_a_rewrite_with_a_digest_the_registry_does_not_hold_fails_the_step_under_act(
