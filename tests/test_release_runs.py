@@ -74,6 +74,13 @@ def test_a_first_release_tags_the_release_commit_and_makes_v1(tmp_path: Path) ->
     assert {c["actor"] for c in writes} == {RELEASE_APP}
 
 
+def test_todays_workflow_gets_through_a_first_release(tmp_path: Path) -> None:
+    """The fake refuses what GitHub refuses, not every GITHUB_TOKEN write: nothing changes workflows yet."""
+    github, main = _first(tmp_path)
+    assert set(_run(OLD, tmp_path, github, main, version="1.0.0").attempt().values()) == {"success"}
+    assert _tag(github, "v1") == _released(github, "v1.0.0", main)
+
+
 def test_todays_workflow_leaves_v1_behind_on_a_second_release(tmp_path: Path) -> None:
     github, main, first = _second(tmp_path)
     run = _run(OLD, tmp_path, github, main)
@@ -139,14 +146,29 @@ def test_a_refused_tag_prints_githubs_status_and_message(tmp_path: Path) -> None
     assert _tag(github, "v1") == first
 
 
-def test_a_refused_major_tag_prints_the_permissions_github_wants(tmp_path: Path) -> None:
+def test_a_refused_major_tag_prints_githubs_status_and_message(tmp_path: Path) -> None:
     github, main, first = _second(tmp_path)
-    run = _run(NEW, tmp_path, github, main, world=World(app=App(permissions=("contents", "workflows"))))
-    # The App lost Workflows after the preflight (an owner edited it): its token is minted without it.
-    run.between_jobs["release-commit"] = lambda: setattr(run.world.app, "permissions", ("contents",))
+    github.add_ruleset("refs/tags/v1", bypass=[])  # protects the major tag only; the App is no bypass actor
+    github.save()
+    run = _run(NEW, tmp_path, github, main)
     results = run.attempt()
+    assert results["release-commit"] == "success"
     assert results["major-tag"] == "failure"
-    assert "The permissions requested are not granted" in run.jobs["major-tag"].log
+    assert (
+        "::error title=Major tag not moved::tags/v1: GitHub answered 422 Unprocessable Entity: Repository rule "
+        "violations found%0A%0ACannot update this protected ref."
+    ) in run.jobs["major-tag"].log
+    assert _tag(github, "v1") == first
+
+
+def test_an_app_that_lost_workflows_after_the_preflight_stops_at_the_mint_not_at_a_403(tmp_path: Path) -> None:
+    github, main, first = _second(tmp_path)
+    run = _run(NEW, tmp_path, github, main)
+    run.between_jobs["image"] = lambda: setattr(run.world.app, "permissions", ("contents",))
+    results = run.attempt()
+    assert results["release-commit"] == "failure"
+    assert "The permissions requested are not granted" in run.jobs["release-commit"].log
+    assert _tag(github, "v1.1.0") is None
     assert _tag(github, "v1") == first
 
 
