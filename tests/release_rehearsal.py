@@ -66,6 +66,25 @@ def release_platforms() -> list[str]:
     return [p.strip() for p in str(workflow["env"]["PLATFORMS"]).split(",") if p.strip()]
 
 
+def verify_step(version: str) -> dict[str, object]:
+    """The release workflow's verify job step that runs the release commit (``uses: ./``), for ``version``.
+
+    The rehearsal runs this step, with these inputs, so it does what the verify job does; its one
+    expression, the version, is filled in.
+    """
+    import yaml
+
+    workflow = yaml.safe_load(RELEASE_WORKFLOW.read_text(encoding="utf-8"))
+    (step,) = [s for s in workflow["jobs"]["verify"]["steps"] if s.get("uses") == "./"]
+    inputs = {
+        key: str(value).replace("${{ needs.preflight.outputs.version }}", version) if isinstance(value, str) else value
+        for key, value in step["with"].items()
+    }
+    if any("${{" in str(value) for value in inputs.values()):
+        raise RehearsalError(f"the verify step's inputs have an expression the rehearsal cannot fill: {inputs}")
+    return {"id": step.get("id", "action"), "uses": "./", "with": inputs}
+
+
 def opted_out(environ: Mapping[str, str]) -> str | None:
     """The reason given in ``NF_RELEASE_REHEARSAL=skip: <reason>``; None when unset.
 

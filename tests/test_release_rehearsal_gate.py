@@ -160,3 +160,13 @@ def test_release_tools_accepts_a_good_entry_and_clears_an_old_marker(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "engine" / "arm64-unavailable").exists()
     assert (binfmt / "register").read_text() == ""
+
+
+def test_the_rehearsal_runs_the_verify_jobs_own_step_with_its_version_filled_in() -> None:
+    step = rehearsal.verify_step("v9.9.9-x")
+    assert step["uses"] == "./"
+    inputs = step["with"]
+    assert isinstance(inputs, dict)
+    assert inputs["dry-run"] is True
+    assert "v9.9.9-x" in str(inputs["arguments"])
+    assert not any("${{" in str(value) for value in inputs.values())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,13 @@ def _step(job: str, name_start: str) -> dict[str, Any]:
     assert len(steps) == 1, name_start
     step: dict[str, Any] = steps[0]
     return step
+
+
+def _checkout(folder: Path) -> None:
+    """What the jobs' checkout gives the steps run here: action.yml and the scripts they call."""
+    (folder / "scripts").mkdir()
+    for name in ("action.yml", "scripts/pin_image.py", "scripts/github_ref.py"):
+        (folder / name).write_bytes((REPO / name).read_bytes())
 
 
 def _fake_gh(folder: Path, answers: str) -> Path:
@@ -88,6 +96,8 @@ def test_every_action_is_pinned_by_full_commit_sha_with_its_release_named() -> N
     uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", text, re.MULTILINE)
     assert uses
     for ref, comment in uses:
+        if ref == "./":  # the verify job runs the release commit it checked out
+            continue
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
         assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), (ref, comment)
 
@@ -129,7 +139,10 @@ def test_a_good_version_on_main_gives_the_tags_and_the_lower_case_image(
 ) -> None:
     bin_dir = _fake_gh(tmp_path, _NO_SUCH_TAG)
     result = _run_step(
-        _step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": "refs/heads/main"}, bin_dir
+        _step("preflight", "Check the version"),
+        tmp_path,
+        {"VERSION": version, "GITHUB_REF": "refs/heads/main"},
+        bin_dir,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert _outputs(tmp_path) == {**expected, "image": "ghcr.io/northflank-release/action"}
@@ -158,7 +171,9 @@ def test_a_bad_version_another_branch_or_a_released_version_stops_the_release(
     tmp_path: Path, version: str, ref: str, tag_exists: bool, says: str
 ) -> None:
     bin_dir = _fake_gh(tmp_path, _TAG_EXISTS if tag_exists else _NO_SUCH_TAG)
-    result = _run_step(_step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": ref}, bin_dir)
+    result = _run_step(
+        _step("preflight", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": ref}, bin_dir
+    )
     assert result.returncode != 0
     assert f"::error title={says}::" in result.stdout
     assert (tmp_path / "output").read_text(encoding="utf-8") == ""
@@ -177,7 +192,10 @@ def test_a_bad_version_another_branch_or_a_released_version_stops_the_release(
 def test_only_a_404_means_not_released_any_other_answer_stops_the_release(tmp_path: Path, answer: str) -> None:
     bin_dir = _fake_gh(tmp_path, answer)
     result = _run_step(
-        _step("image", "Check the version"), tmp_path, {"VERSION": "1.2.3", "GITHUB_REF": "refs/heads/main"}, bin_dir
+        _step("preflight", "Check the version"),
+        tmp_path,
+        {"VERSION": "1.2.3", "GITHUB_REF": "refs/heads/main"},
+        bin_dir,
     )
     assert result.returncode != 0
     assert "::error title=Cannot check the tag::" in result.stdout
@@ -188,7 +206,10 @@ def test_a_version_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
     bin_dir = _fake_gh(tmp_path, _NO_SUCH_TAG)
     version = "1.2.3%0A\n::warning::forged\r::error::x"
     result = _run_step(
-        _step("image", "Check the version"), tmp_path, {"VERSION": version, "GITHUB_REF": "refs/heads/main"}, bin_dir
+        _step("preflight", "Check the version"),
+        tmp_path,
+        {"VERSION": version, "GITHUB_REF": "refs/heads/main"},
+        bin_dir,
     )
     assert result.returncode != 0
     lines = result.stdout.splitlines()
@@ -196,12 +217,15 @@ def test_a_version_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
     assert lines[0].startswith("::error title=Not a version::1.2.3%250A%0A::warning::forged%0D::error::x ")
 
 
-def test_the_pin_step_has_pyyaml_from_the_pinned_requirements() -> None:
+def test_the_pin_step_has_pyyaml_from_the_pinned_requirements_and_only_it_runs_that_python() -> None:
     steps = [s.get("name", "") for s in WORKFLOW["jobs"]["release-commit"]["steps"]]
     install = _step("release-commit", "Install the pin program")
-    assert steps.index(install["name"]) < steps.index("Pin action.yml's image to the index digest")
+    pin = _step("release-commit", "Pin action.yml's image")
+    assert steps.index(install["name"]) < steps.index(pin["name"])
     assert "--require-hashes -r requirements.txt" in install["run"]
-    assert 'echo "${RUNNER_TEMP}/pin-venv/bin" >> "$GITHUB_PATH"' in install["run"]
+    assert '"${RUNNER_TEMP}/pin-venv/bin/python" scripts/pin_image.py' in pin["run"]
+    # Nothing puts the venv on PATH for the steps after it (the one holding the App's token among them).
+    assert "GITHUB_PATH" not in install["run"] + pin["run"]
     assert re.search(r"^pyyaml==", (REPO / "requirements.txt").read_text(encoding="utf-8"), re.MULTILINE)
 
 
@@ -258,16 +282,11 @@ def test_an_image_an_anonymous_client_cannot_pull_stops_the_release_before_the_t
     assert "RELEASING.md" in result.stdout
     steps = [s.get("name", "") for s in WORKFLOW["jobs"]["image"]["steps"]]
     assert steps[-1] == "Check that anyone can pull the image"  # the image job ends with it; the tag comes later
-    assert WORKFLOW["jobs"]["release-commit"]["needs"] == "image"
+    assert "image" in WORKFLOW["jobs"]["release-commit"]["needs"]
 
 
 def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_the_tag(tmp_path: Path) -> None:
-    action = tmp_path / "action.yml"
-    action.write_text((REPO / "action.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "scripts").mkdir()
-    (tmp_path / "scripts" / "pin_image.py").write_text(
-        (REPO / "scripts" / "pin_image.py").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    _checkout(tmp_path)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["git", "add", "action.yml"], cwd=tmp_path, check=True)
     env = {
@@ -276,13 +295,13 @@ def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_
         "DIGEST": DIGEST,
         "GH_TOKEN": "test",
     }
-    # The step before it puts a Python with PyYAML first on PATH; this venv's Python stands in for it.
+    # The step before it makes a venv with PyYAML; this venv's Python stands in for it.
+    venv = tmp_path / "temp" / "pin-venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
     fake = _fake_gh(tmp_path, "exit 99")
     pin = _run_step(
-        _step("release-commit", "Pin action.yml"),
-        tmp_path,
-        {**env, "PATH": f"{fake}:{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        fake,
+        _step("release-commit", "Pin action.yml"), tmp_path, {**env, "RUNNER_TEMP": str(venv.parents[1])}, fake
     )
     assert pin.returncode == 0, pin.stdout + pin.stderr
     assert f"+  image: docker://ghcr.io/northflank-release/action:v1.2.3@{DIGEST}" in pin.stdout
@@ -312,7 +331,8 @@ def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_
     assert stdins[1]["parents"] == [MAIN_SHA]
     assert DIGEST in stdins[1]["message"]
     assert calls[-1] == (
-        "ARGS api repos/Northflank-Release/Action/git/refs -f ref=refs/tags/v1.2.3 -f sha=release-commit-sha"
+        "ARGS api --include --method POST repos/Northflank-Release/Action/git/refs"
+        " -f ref=refs/tags/v1.2.3 -f sha=release-commit-sha"
     )
     assert _outputs(tmp_path) == {"commit": "release-commit-sha"}
 
@@ -409,6 +429,7 @@ _TAG_ANSWERS = (
 def test_a_rerun_accepts_the_tag_of_its_own_earlier_release_commit_and_nothing_else(
     tmp_path: Path, earlier: str, accepted: bool
 ) -> None:
+    _checkout(tmp_path)
     (tmp_path / "action.yml").write_text("pinned\n", encoding="utf-8")
     env = {"VERSION": "v1.2.3", "DIGEST": DIGEST, "GH_TOKEN": "test"}
     bin_dir = _fake_gh(tmp_path, _TAG_ANSWERS.replace("EARLIER", earlier))
@@ -448,3 +469,53 @@ def test_arm64_v8_is_arm64_on_either_side() -> None:
     assert _index_check("linux/amd64,linux/arm64", with_variant).returncode == 0
     assert _index_check("linux/amd64,linux/arm64/v8", without).returncode == 0
     assert _index_check("linux/amd64,linux/arm64/v8", with_variant).returncode == 0
+
+
+def _gh_verify_accepts(flags: list[str], san: str) -> bool:
+    """Whether `gh attestation verify` with ``flags`` accepts a certificate whose subject is ``san``.
+
+    cli/cli pkg/cmd/attestation/verify/policy.go, buildSANMatcher: --cert-identity must equal the subject;
+    --cert-identity-regex is searched for; --signer-workflow W becomes the regex ``^https://`` + W (the
+    host github.com put in front when W has none), a prefix match; --signer-repo R becomes
+    ``(?i)^https://github.com/R/``. With none of them, the subject is not checked.
+    """
+    options = dict(zip(flags[::2], flags[1::2], strict=False))
+    if "--cert-identity" in options:
+        return san == options["--cert-identity"]
+    if "--cert-identity-regex" in options:
+        return re.search(options["--cert-identity-regex"], san) is not None
+    if "--signer-workflow" in options:
+        workflow = options["--signer-workflow"]
+        if not re.match(r"^[a-zA-Z0-9-]+\.[a-zA-Z0-9-]+.*$", workflow):
+            workflow = f"github.com/{workflow}"
+        return re.search(f"^https://{workflow}", san) is not None
+    if "--signer-repo" in options:
+        return re.search(f"(?i)^https://github.com/{options['--signer-repo']}/", san) is not None
+    return True
+
+
+def _documented_verify_commands() -> list[tuple[str, list[str]]]:
+    commands = []
+    for name in ("README.md", "RELEASING.md"):
+        text = (REPO / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if line.strip().startswith("gh attestation verify"):
+                commands.append((name, shlex.split(line)[4:]))
+    return commands
+
+
+def test_the_documented_provenance_check_accepts_only_release_yml_run_from_main() -> None:
+    commands = _documented_verify_commands()
+    assert {name for name, _ in commands} == {"README.md", "RELEASING.md"}
+    for name, flags in commands:
+        repo = dict(zip(flags[::2], flags[1::2], strict=False))["--repo"]
+        workflow = f"https://github.com/{repo}/.github/workflows/release.yml"
+        assert _gh_verify_accepts(flags, f"{workflow}@refs/heads/main"), name
+        for other in ("refs/heads/feature", "refs/heads/main-old", "refs/tags/v1.2.3", "refs/pull/7/merge"):
+            assert not _gh_verify_accepts(flags, f"{workflow}@{other}"), (name, other)
+
+
+def test_a_signer_workflow_without_a_ref_would_accept_any_branch() -> None:
+    """The check above can fail: the command the README gave before accepts a feature branch's attestation."""
+    before = ["--repo", "o/r", "--signer-workflow", "o/r/.github/workflows/release.yml"]
+    assert _gh_verify_accepts(before, "https://github.com/o/r/.github/workflows/release.yml@refs/heads/feature")

@@ -4,7 +4,10 @@ Build the real Dockerfile for every platform the release workflow lists (amd64 n
 qemu-user-static), push one multi-arch index, read its digest back from the registry, pin a copy of
 action.yml to it with scripts/pin_image.py, then run that action under act (nektos/act), which must pull
 the image from the registry by digest and run it against the Northflank stand-in, with its outputs read
-by a later step. The arm64 variant is pulled by the same digest and run (under qemu) as well.
+by a later step. The arm64 variant is pulled by the same digest and run (under qemu) as well. And, as the
+release workflow's verify job does before v1 moves, its own ``uses: ./`` step and inputs (a dry run) start
+the rewritten action.yml, whose image act pulls by digest with no registry credentials (an empty
+DOCKER_CONFIG).
 
 Needs docker-registry, buildah, qemu-aarch64 in binfmt_misc and the arm64 stand-in rootfs (.ci/run
 installs them: ``scripts/docker-engine.sh release-tools``); skipped without them, except under CI=true.
@@ -158,10 +161,8 @@ jobs:
 """
 
 
-def test_the_pinned_action_pulls_the_image_by_digest_and_releases_under_act(
-    release: Release, docker_client: docker.DockerClient, standin: NorthflankStandin, tmp_path: Path
-) -> None:
-    # The release commit, made in a copy of the repository: one line of action.yml changes.
+def _release_commit(release: Release, tmp_path: Path) -> Path:
+    """The release commit, made in a copy of the repository: one line of action.yml changes."""
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     original = (REPO / "action.yml").read_text(encoding="utf-8")
@@ -190,42 +191,101 @@ def test_the_pinned_action_pulls_the_image_by_digest_and_releases_under_act(
         check=False,
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    return checkout
 
-    # An empty image store for this image: act must pull it from the registry, not find it.
+
+def _forget_the_image(release: Release, docker_client: docker.DockerClient) -> None:
+    """An empty image store for this image: act must pull it from the registry, not find it."""
     for image in docker_client.images.list(name=f"{release.registry}/{REPOSITORY}"):
         docker_client.images.remove(image.id, force=True)
 
+
+def _no_registry_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """act (and the engine client in it) reads registry credentials from DOCKER_CONFIG: an empty one."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    (config / "config.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+
+
+@pytest.fixture
+def release_checkout(
+    release: Release, docker_client: docker.DockerClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The release commit's checkout, no copy of its image in the engine, and no registry login."""
+    checkout = _release_commit(release, tmp_path)
+    _forget_the_image(release, docker_client)
+    _no_registry_login(monkeypatch, tmp_path)
+    yield checkout
+    _forget_the_image(release, docker_client)
+
+
+def test_the_verify_jobs_step_pulls_the_pinned_image_anonymously_and_starts_it_under_act(
+    release: Release,
+    release_checkout: Path,
+    docker_client: docker.DockerClient,
+    standin: NorthflankStandin,
+    tmp_path: Path,
+) -> None:
+    """What the release workflow's verify job does before v1 moves, here: its own `uses: ./` step and inputs."""
+    step = rehearsal.verify_step(VERSION)
+    step["uses"] = harness.LOCAL_ACTION_USES
+    workflow = {
+        "name": "Release verify rehearsal",
+        "on": "workflow_dispatch",
+        "permissions": {},
+        "jobs": {"verify": {"runs-on": "ubuntu-latest", "steps": [step]}},
+    }
+    result = harness.run_act(
+        json.dumps(workflow),
+        "workflow_dispatch",
+        tmp_path=tmp_path / "act",
+        action_dir=release_checkout,
+        action_image=None,
+    )
+    assert result.exit_code == 0, result.log[-4000:]
+    assert result.step_result("verify", str(step["id"])) == "success"
+    assert "Dry run: would POST" in result.log
+    assert "docker build" not in result.log
+    assert standin.requests_to("trigger", "POST") == []
+    pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
+    assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
+
+
+def test_the_pinned_action_pulls_the_image_by_digest_and_releases_under_act(
+    release: Release,
+    release_checkout: Path,
+    docker_client: docker.DockerClient,
+    standin: NorthflankStandin,
+    tmp_path: Path,
+) -> None:
     workflow = WORKFLOW.replace("USES", harness.LOCAL_ACTION_USES).replace("API_URL", standin.url)
     result = harness.run_act(
         workflow,
         "workflow_dispatch",
         tmp_path=tmp_path / "act",
         secrets={"NORTHFLANK_API_TOKEN": API_TOKEN_DEFAULT},
-        action_dir=checkout,
+        action_dir=release_checkout,
         action_image=None,
     )
-    try:
-        assert result.exit_code == 0, result.log[-4000:]
-        assert result.step_result("deploy", "release") == "success"
-        triggers = standin.requests_to("trigger", "POST")
-        assert len(triggers) == 1
-        assert "/release-flows/production/runs" in triggers[0].path
-        body = triggers[0].body_json
-        assert isinstance(body, dict)
-        assert body["arguments"] == {"VERSION": "v0.0.0-rehearsal"}
-        (run,) = standin.runs()
-        run_id = run["id"]
-        assert result.outputs("deploy", "release")["run-id"] == run_id
-        assert result.outputs("deploy", "after") == {"run-id": run_id, "status": "success"}
-        assert "docker build" not in result.log
-        assert_token_absent(result, standin)
-        # What ran is what the pin names: the engine now holds the image under the index digest.
-        pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
-        assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
-        assert pulled.attrs["Architecture"] == "amd64"
-    finally:
-        for image in docker_client.images.list(name=f"{release.registry}/{REPOSITORY}"):
-            docker_client.images.remove(image.id, force=True)
+    assert result.exit_code == 0, result.log[-4000:]
+    assert result.step_result("deploy", "release") == "success"
+    triggers = standin.requests_to("trigger", "POST")
+    assert len(triggers) == 1
+    assert "/release-flows/production/runs" in triggers[0].path
+    body = triggers[0].body_json
+    assert isinstance(body, dict)
+    assert body["arguments"] == {"VERSION": "v0.0.0-rehearsal"}
+    (run,) = standin.runs()
+    run_id = run["id"]
+    assert result.outputs("deploy", "release")["run-id"] == run_id
+    assert result.outputs("deploy", "after") == {"run-id": run_id, "status": "success"}
+    assert "docker build" not in result.log
+    assert_token_absent(result, standin)
+    # What ran is what the pin names: the engine now holds the image under the index digest.
+    pulled = docker_client.images.get(f"{release.reference}@{release.digest}")
+    assert f"{release.registry}/{REPOSITORY}@{release.digest}" in pulled.attrs["RepoDigests"]
+    assert pulled.attrs["Architecture"] == "amd64"
 
 
 def test_a_rewrite_with_a_digest_the_registry_does_not_hold_fails_the_step_under_act(
