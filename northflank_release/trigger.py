@@ -6,7 +6,9 @@ Northflank has no idempotency key, so every failed attempt is classified:
 - maybe created (read timeout, connection dropped after sending, 500, 502, 503, 504): look the run up
   (lookup.py) for a settling time (longer when the API may still be working on the request: a read
   timeout, a dropped connection, a 504); adopt it when it is provably this trigger's, retry only when the
-  list proves it was not created, and otherwise fail without resending;
+  list proves it was not created, and otherwise fail without resending. A list read that fails proves
+  nothing either way, so through an outage the list is read again (paced by the API and a capped backoff)
+  until it answers or the budget is spent;
 - answered but unreadable (a 2xx that is not the API's JSON, or JSON without the run's id): never sent
   again; the run is looked up, and a body that was not the API's JSON fails the step when it is not found;
 - refused (400, 401, 403, 404, 409, any other 4xx, a proxy refusing the tunnel, an unverifiable TLS
