@@ -17,19 +17,27 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
 from northflank_release.runs import unix_seconds
 
-if TYPE_CHECKING:
-    from northflank_release.trigger import Identity
-
 PER_PAGE = 100  # the API's maximum
 MAX_PAGES = 10  # per walk: 1,000 runs. An oldest-first history longer than that cannot be checked.
 # The API's clock and ours differ by the Date header's one-second resolution plus transit.
 CLOCK_SLACK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a trigger sent, and when it started by our wall clock: how a walk knows the trigger's run."""
+
+    name: str
+    description: str
+    arguments: dict[str, Any]
+    started_wall: float
+    unique: bool  # the description carries the trigger's random marker
 
 
 @dataclass
@@ -87,7 +95,7 @@ def walk(
         params = page.next_params
 
 
-def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> str:
+def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> Literal["ours", "candidate", "other"]:
     """'ours', 'candidate' (it matches, but that proves nothing), or 'other'."""
     if run.get("name") != identity.name or not run.get("id"):
         return "other"

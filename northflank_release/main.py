@@ -6,12 +6,12 @@ never pays for loading one; the sending half is in release.py.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
+from northflank_release.cli import CommandLineError, parse_command_line
 from northflank_release.github import Workflow, json_output
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
@@ -30,9 +30,6 @@ from northflank_release.summary import dry_run_summary
 def main(argv: list[str] | None = None) -> int:
     flags: dict[str, str] = {}
     if argv:
-        # The container runs with no arguments, so argparse is loaded only when there are some.
-        from northflank_release.cli import CommandLineError, parse_command_line
-
         try:
             flags = parse_command_line(argv)
         except CommandLineError as error:
@@ -62,12 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         if settings.dry_run:
             show_dry_run(workflow, settings, request)
             return 0
+        # requests loads only here: a dry run or a bad input never pays for an HTTP library.
         from northflank_release.release import Release
 
-        # Every module is loaded now: keep their objects out of the collector's scans, and turn it back on
-        # (entrypoint.py turned it off for start-up) before a wait that may last hours.
-        gc.freeze()
-        gc.enable()
         return Release(settings, request, workflow, cancellation).run()
     except Cancelled as cancelled:
         workflow.error(NOTHING_SENT, title="Cancelled")

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -319,9 +320,6 @@ def _http_date_delay(raw: str) -> float | None:
 def _parse_http_date(raw: str) -> float | None:
     if not raw:
         return None
-    # email.utils costs ~7 ms to import and is needed only when a date is actually read.
-    from email.utils import parsedate_to_datetime
-
     try:
         return parsedate_to_datetime(raw).timestamp()
     except (TypeError, ValueError):

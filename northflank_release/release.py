@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Workflow, json_output
@@ -12,11 +12,9 @@ from northflank_release.northflank import ApiError, NorthflankClient, Unexpected
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, run_state
 from northflank_release.settings import Settings
-from northflank_release.summary import trigger_summary
+from northflank_release.summary import trigger_summary, wait_summary
 from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
-
-if TYPE_CHECKING:
-    from northflank_release.waiting import WaitResult
+from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
 
@@ -85,10 +83,6 @@ class Release:
         return self.wait(result.run_id, run)
 
     def wait(self, run_id: str, run: dict[str, Any] | None) -> int:
-        # Loaded only by jobs that wait, with the flow chart and node progress they bring.
-        from northflank_release.summary import wait_summary
-        from northflank_release.waiting import PollPolicy, Waiter
-
         waiter = Waiter(
             self.client,
             self.target,

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from northflank_release.flowchart import flowchart
 from northflank_release.inputs import format_duration, shorten
 from northflank_release.request import Target
 from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state, unix_seconds
@@ -87,7 +88,6 @@ def wait_summary(
         ended = unix_seconds((run or {}).get("concludedAt")) if state.concluded else None
         moment = now if now is not None else ended or time.time()
         lines += _first_failure(run, moment)
-        from northflank_release.flowchart import flowchart  # only a waited run has a flow to draw
 
         lines += ["```mermaid", flowchart(root, moment).rstrip("\n"), "```", ""]
         lines += _table(root, moment, SUMMARY_BUDGET - sum(len(line.encode()) + 1 for line in lines))

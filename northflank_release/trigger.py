@@ -22,15 +22,15 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import requests
 
+from northflank_release import lookup
+from northflank_release.lookup import Identity
+from northflank_release.network import explain
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
 from northflank_release.request import Target
-
-if TYPE_CHECKING:
-    from northflank_release import lookup
 
 # A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
 # the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
@@ -41,17 +41,6 @@ MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget ever
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
 SETTLE_SECONDS = 3.0
 SLOW_SETTLE_MIN_SECONDS, SLOW_SETTLE_MAX_SECONDS = 5.0, 30.0
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What this trigger sent, and when it started by our wall clock: how lookup.py knows its run."""
-
-    name: str
-    description: str
-    arguments: dict[str, Any]
-    started_wall: float
-    unique: bool  # the description carries this trigger's random marker
 
 
 @dataclass(frozen=True)
@@ -75,9 +64,15 @@ class TriggerFailed(Exception):
     """The run was not triggered, or could not be confirmed: what happened, in a user's words."""
 
 
+# What a failed request means for the run: not created (send again after a pause); maybe created, and maybe
+# still being created (look it up first); unsent for good (a request that cannot be built, a refused tunnel,
+# an unverifiable certificate); refused by the API. A failed list read is "transient" or "refused".
+Outcome = Literal["not-created", "maybe", "maybe-slow", "unsent", "refused", "transient"]
+
+
 @dataclass(frozen=True)
 class _Failure:
-    outcome: str  # "not-created", "maybe", "maybe-slow", "unsent", "refused"; for list reads "transient"
+    outcome: Outcome
     text: str
     wait_hint: float | None = None
 
@@ -216,9 +211,6 @@ class Trigger:
         absent (a whole walk without it, once `settle` seconds have passed: a new run may take a moment to be
         listed). A failed read proves nothing, so it is retried, paced by the API's rate-limit answers and a
         capped backoff, for as long as the trigger's budget lasts: reads are not resends."""
-        # Most triggers never look anything up, so these load only when one does.
-        from northflank_release import lookup
-
         settled_at = self.clock() + min(settle, max(0.0, self._deadline - self.clock()))
         walk_pause, read_pause = 1.0, 1.0
         failing_since: float | None = None
@@ -303,15 +295,11 @@ def _classify_list_failure(error: ApiError | UnexpectedAnswer | requests.Request
         return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=False))
     if isinstance(error, UnexpectedAnswer):
         return _Failure("transient", str(error))  # a gateway's page in passing, or a sign-in page for good
-    from northflank_release.network import explain
-
     problem = explain(error)
     return _Failure("refused" if problem.persistent else "transient", problem.text)
 
 
 def _classify_exception(error: requests.RequestException) -> _Failure:
-    from northflank_release.network import explain  # only a failed request needs it
-
     problem = explain(error)
     if problem.may_have_arrived:
         return _Failure("maybe-slow", problem.text)
