@@ -11,8 +11,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from northflank_release.inputs import format_duration, shorten
 from northflank_release.runs import FlowNode
+from northflank_release.text import format_duration, shorten, utf16_length
 
 MAX_NODES = 80
 # Mermaid refuses diagrams longer than its maxTextSize (50,000 characters by default).
@@ -143,17 +143,12 @@ def flowchart(root: FlowNode, now: float, max_nodes: int = MAX_NODES) -> str:
     budget = max_nodes
     while True:
         text = _render(root, now, budget, total)
-        if _utf16_length(text) <= MAX_TEXT:
+        if utf16_length(text) <= MAX_TEXT:
             return text
         if budget <= 5:
             # Deeply nested boxes can outgrow Mermaid's text limit on their own: no picture beats a broken one.
             return f'flowchart TB\n  note["The flow ({total} steps) is too deeply nested to draw: see the table"]\n'
         budget //= 2
-
-
-def _utf16_length(text: str) -> int:
-    """Length as Mermaid (JavaScript) counts it: characters outside the BMP count twice."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _render(root: FlowNode, now: float, budget: int, total: int) -> str:

@@ -49,20 +49,6 @@ def parse_duration(text: str) -> float:
     return sum(float(number) * _DURATION_UNIT[unit] for number, unit in parts)
 
 
-def format_duration(seconds: float) -> str:
-    """Render seconds the way users write durations: 95 -> 1m35s."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return text + (f"{secs}s" if secs or not text else "")
-
-
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, an ellipsis marking a cut: how API text of any length is shown."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def parse_json_or_yaml_object(text: str) -> dict[str, Any]:
     """Read a JSON object or a YAML mapping. JSON keeps its types; YAML is read with safe_load."""
     if text.lstrip().startswith("{"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from northflank_release.inputs import format_duration, shorten
 from northflank_release.runs import NODE_TERMINAL, flow_nodes
+from northflank_release.text import format_duration, shorten
 
 MAX_LINES_PER_READ = 40  # a flow of thousands of nodes finishing at once must not flood the log
 _QUIET = frozenset({"waiting", "unknown", ""})

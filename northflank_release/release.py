@@ -7,12 +7,12 @@ from typing import Any
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Workflow, json_output
-from northflank_release.inputs import format_duration
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, run_state
 from northflank_release.settings import Settings
 from northflank_release.summary import trigger_summary, wait_summary
+from northflank_release.text import format_duration
 from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 

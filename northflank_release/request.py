@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from northflank_release.settings import INPUTS_BY_NAME, GitHubContext, InputProblem, Settings
+from northflank_release.text import utf16_length
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"
 
@@ -28,7 +29,7 @@ _SEP = rf"(?:-|[{_JS_WHITESPACE}])"
 NAME_PATTERN = re.compile(rf"[a-zA-Z](?:{_SEP}?[a-zA-Z0-9]+(?:{_SEP}[a-zA-Z0-9]+)*)?")
 DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%^&*\-_:!]+")
 NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
-MAX_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
+MAX_BODY_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
 
 # The derived description ends with this word and a random marker, so a run this process created can be
 # told apart from the runs of other jobs and matrix legs of the same workflow run (same derived name).
@@ -71,11 +72,6 @@ class RequestError(Exception):
     def __init__(self, problems: list[InputProblem]) -> None:
         super().__init__(f"{len(problems)} request problem(s)")
         self.problems = problems
-
-
-def utf16_length(text: str) -> int:
-    """Length as JavaScript counts it, which is how the API's minLength/maxLength apply."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _schema() -> dict[str, Any]:
@@ -250,8 +246,8 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
     stack: list[tuple[list[str], Any]] = [([], body)]
     while stack:
         path, value = stack.pop()
-        if len(path) > MAX_DEPTH:
-            problems.append(_problem_at(path, f"is nested more than {MAX_DEPTH} levels deep"))
+        if len(path) > MAX_BODY_DEPTH:
+            problems.append(_problem_at(path, f"is nested more than {MAX_BODY_DEPTH} levels deep"))
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(_problem_at(path, f"is {value}, which JSON cannot carry: quote it or use a number"))
         elif isinstance(value, dict):

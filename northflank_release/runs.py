@@ -53,7 +53,7 @@ def run_state(run: dict[str, Any] | None) -> RunState:
 
 NODE_TERMINAL = frozenset({"success", "failure", "aborted", "skipped", "invalid"})
 FAILED = frozenset({"failure", "invalid"})
-MAX_DEPTH = 50  # a malformed or hostile spec must not exhaust the stack
+MAX_FLOW_DEPTH = 50  # a malformed or hostile spec must not exhaust the stack
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _node(value: dict[str, Any], depth: int, counter: list[int]) -> FlowNode:
     order = counter[0]
     counter[0] += 1
     children: tuple[FlowNode, ...] = ()
-    if isinstance(steps, list) and depth < MAX_DEPTH:
+    if isinstance(steps, list) and depth < MAX_FLOW_DEPTH:
         children = tuple(_node(step, depth + 1, counter) for step in steps if isinstance(step, dict))
     return FlowNode(
         kind=_text(value.get("kind")),

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from northflank_release.flowchart import flowchart
-from northflank_release.inputs import format_duration, shorten
 from northflank_release.request import Target
 from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state, unix_seconds
+from northflank_release.text import format_duration, shorten
 
 # GitHub refuses a step summary over 1 MiB; the trigger summary and the headline need a little of it.
 SUMMARY_BUDGET = 900 * 1024

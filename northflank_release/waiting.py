@@ -16,7 +16,6 @@ from typing import Any
 import requests
 
 from northflank_release.cancellation import Cancellation
-from northflank_release.inputs import format_duration
 from northflank_release.network import explain
 from northflank_release.northflank import (
     ApiAnswer,
@@ -30,6 +29,7 @@ from northflank_release.northflank import (
 from northflank_release.progress import NodeProgress
 from northflank_release.request import Target
 from northflank_release.runs import KNOWN_STATUSES, run_state
+from northflank_release.text import format_duration
 
 
 @dataclass(frozen=True)
