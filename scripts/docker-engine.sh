@@ -35,7 +35,6 @@ TARBALL="$DIR/python-3.12-slim-standin.tar"
 BASE_TAG="python:3.12-slim"
 DOCKER=/usr/bin/docker
 DOCKERD=/usr/sbin/dockerd
-PYENV_PYTHON="${NF_STANDIN_PYTHON:-/root/.pyenv/versions/3.12.1}"
 SUITE=bookworm
 START_TIMEOUT=60
 STOP_TIMEOUT=30
@@ -161,6 +160,33 @@ cmd_status() {
     fi
 }
 
+cpython_312_prefix() {
+    # A CPython 3.12 installed in a prefix of its own (pyenv, a python-build or a relocatable build), whose
+    # whole prefix can be copied into /usr/local: NF_STANDIN_PYTHON, else python3.12 on PATH, else the
+    # newest 3.12 under $PYENV_ROOT (default ~/.pyenv). A system Python's prefix (/usr, /usr/local) holds
+    # much else, so it is never taken; with none found the stand-in uses Debian's python3 instead.
+    if [[ -n "${NF_STANDIN_PYTHON:-}" ]]; then
+        echo "$NF_STANDIN_PYTHON"
+        return
+    fi
+    local exe prefix
+    local -a found=()
+    exe=$(command -v python3.12 2>/dev/null || true)
+    [[ -n "$exe" ]] && found+=("$(readlink -f "$exe")")
+    while IFS= read -r exe; do
+        found+=("$exe")
+    done < <(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 2>/dev/null | sort -rV)
+    for exe in "${found[@]}"; do
+        prefix=$(dirname "$(dirname "$exe")")
+        case "$prefix" in /usr | /usr/local | /) continue ;; esac
+        if [[ -x "$prefix/bin/python3.12" && -f "$prefix/lib/python3.12/os.py" ]]; then
+            echo "$prefix"
+            return
+        fi
+    done
+    echo "none"
+}
+
 apt_mirror() {
     # The first Debian (non-security) mirror URI from the machine's apt sources.
     local uri=""
@@ -208,13 +234,15 @@ build_rootfs() {
     }
     local mirror
     mirror=$(apt_mirror)
+    local PYENV_PYTHON
+    PYENV_PYTHON=$(cpython_312_prefix)
     # Shared libraries the CPython build links (ldd of python3.12 and lib-dynload/*.so), minus Tk/X11.
     local include="libssl3,libffi8,zlib1g,libsqlite3-0,libbz2-1.0,liblzma5,libreadline8,libncursesw6"
     include+=",libtinfo6,libuuid1,libexpat1,libnsl2,libtirpc3,libcrypt1,libgdbm6,libgdbm-compat4"
     if [[ ! -x "$PYENV_PYTHON/bin/python3.12" ]]; then
         # A machine without that CPython still gets a working base: Debian's own Python (3.11 on
         # bookworm), which runs the action just as well; only the version differs from the real image.
-        log "no CPython 3.12 at $PYENV_PYTHON (NF_STANDIN_PYTHON); using Debian's python3 instead"
+        log "no CPython 3.12 in a prefix of its own (NF_STANDIN_PYTHON, python3.12 on PATH, \$PYENV_ROOT/versions); using Debian's python3 instead"
         include+=",python3,python3-pip,ca-certificates"
     fi
     log "debootstrap --variant=minbase $SUITE from the machine's apt mirror (about a minute)"
