@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from northflank_release.api_url import read_api_url
 from northflank_release.inputs import (
     InputFormatError,
     parse_arguments,
@@ -305,39 +305,10 @@ def _read_id(reader: _Reader, name: str) -> str:
 
 
 def _read_api_url(reader: _Reader) -> str:
-    value = reader.text("api-url").rstrip("/")
-    parts = urlsplit(value)
-    # urlsplit lower-cases the scheme it reports, not the text: `HTTP://` must become `http://` so every
-    # later check (no proxy for plain http) sees what was validated here.
-    value = parts._replace(scheme=parts.scheme.lower()).geturl() if parts.scheme else value
-    try:
-        host = parts.hostname or ""
-    except ValueError:
-        host = ""
-    if parts.scheme == "https" and host:
-        return value
-    if parts.scheme == "http" and host and _is_loopback(host):
-        return value
-    if parts.scheme == "http" and host:
-        reader.problem(
-            "api-url",
-            f"api-url {value!r} uses plain http to a non-loopback host, which would send the token in clear text: "
-            "use https:// (http:// is allowed only for 127.0.0.1, ::1 or localhost)",
-        )
-    else:
-        reader.problem("api-url", f"api-url {value!r} is not a URL: use https://api.northflank.com or your API's URL")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    import ipaddress  # only plain-http URLs get here
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    api_url = read_api_url(reader.text("api-url"))
+    if api_url.problem:
+        reader.problem("api-url", api_url.problem)
+    return api_url.url
 
 
 def _read_request_file(reader: _Reader, workspace: str) -> dict[str, Any] | None:
