@@ -43,16 +43,21 @@ class Walk:
 
 
 def walk(
-    client: NorthflankClient, target: Target, identity: Identity, wall_clock: Callable[[], float], max_pages: int
+    client: NorthflankClient,
+    target: Target,
+    identity: Identity,
+    wall_clock: Callable[[], float],
+    max_pages: int,
+    time_left: Callable[[], float] | None = None,
 ) -> Walk:
     """Read pages until the run is found, no later page can hold it, or `max_pages` (at most MAX_PAGES) are
-    read; API errors propagate to the caller."""
+    read; API errors propagate to the caller. `time_left` is the caller's budget, which caps each read."""
     result = Walk()
     params = {"per_page": str(PER_PAGE)}
     previous_oldest: float | None = None
     newest_first = True
     while True:
-        page = client.list_page(target, params)
+        page = client.list_page(target, params, within=time_left() if time_left else None)
         result.pages += 1
         # Compare in the API's clock: shift our start by the skew its Date header shows. Our clock is read
         # after the answer arrived, so a slow answer can only make the skew look smaller (Date is when the

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from northflank_release.waiting import WaitResult
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
+ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`, whatever the API does
 
 
 class Release:
@@ -106,7 +107,7 @@ class Release:
         status_when_waiting_ended = run_state(run).status
         aborted = None
         if result.reason == "timeout" and self.settings.abort_on_timeout:
-            aborted = self.abort(run_id, None)
+            aborted = self.abort(run_id, ABORT_TIMEOUT_AFTER_WAIT)
             run = aborted or run
         self.publish(run, run_id)
         self.workflow.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))

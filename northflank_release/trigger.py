@@ -93,6 +93,7 @@ class Trigger:
     sleep: Callable[[float], None] = time.sleep
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
+    deadline: float = float("inf")  # on `clock`: when the trigger's retry budget ends; every request is capped by it
 
     def run(self, body: dict[str, Any], *, identifiable: bool) -> TriggerResult:
         """Send the body once; `identifiable` says its description carries this trigger's random marker."""
@@ -105,14 +106,14 @@ class Trigger:
             started_wall=self.wall_clock(),
             unique=identifiable,
         )
-        deadline = self.clock() + self.policy.max_seconds
+        deadline = self.deadline = self.clock() + self.policy.max_seconds
         tried: list[str] = []
         last = ""
         for attempt in range(1, self.policy.max_attempts + 1):
             self.check_cancelled()
             try:
                 self.requests_sent += 1
-                answer = self.client.trigger(self.target, body)
+                answer = self.client.trigger(self.target, body, within=deadline - self.clock())
             except ApiError as error:
                 failure = _classify_status(error)
             except UnexpectedAnswer as error:
@@ -233,7 +234,14 @@ class Trigger:
             from northflank_release.network import explain
 
             try:
-                walk = lookup.walk(self.client, self.target, identity, self.wall_clock, min(budget, lookup.MAX_PAGES))
+                walk = lookup.walk(
+                    self.client,
+                    self.target,
+                    identity,
+                    self.wall_clock,
+                    min(budget, lookup.MAX_PAGES),
+                    time_left=lambda: self.deadline - self.clock(),
+                )
             except ApiError as error:
                 last = str(error)
             except UnexpectedAnswer as error:

@@ -82,7 +82,7 @@ class Waiter:
             transient = ""  # what went wrong, when the read failed in a way a later read may not
             try:
                 with self.cancellation.interruptible():
-                    answer = self.client.get_run(self.target, run_id)
+                    answer = self.client.get_run(self.target, run_id, within=deadline - self.clock())
             except ApiError as error:
                 if error.status == 429:
                     delay = max(error.rate_limit.retry_delay(rate_limited=True) or max(interval * 2, 30.0), 1.0)

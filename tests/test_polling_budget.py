@@ -22,9 +22,9 @@ class TimedClient(NorthflankClient):
     read_times: list[float]
     clock: FakeClock
 
-    def get_run(self, target: Target, run_id: str) -> ApiAnswer:
+    def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
         self.read_times.append(self.clock.now)
-        return super().get_run(target, run_id)
+        return super().get_run(target, run_id, within)
 
 
 def follow(
