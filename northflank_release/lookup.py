@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
-from northflank_release.runs import unix_seconds
+from northflank_release.runs import is_run_id, unix_seconds
 
 if TYPE_CHECKING:
     from northflank_release.trigger import Identity
@@ -94,7 +94,7 @@ def walk(
 
 def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> str:
     """'ours', 'candidate' (it matches, but that proves nothing), or 'other'."""
-    if run.get("name") != identity.name or not run.get("id"):
+    if run.get("name") != identity.name or not is_run_id(run.get("id")):
         return "other"
     description = run.get("description")
     if identity.unique and description == identity.description:

@@ -22,6 +22,7 @@ import requests
 from northflank_release import __version__
 from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
 from northflank_release.request import Target
+from northflank_release.runs import is_run_id
 
 CONNECT_TIMEOUT = 10.0
 # The least time a request is given, even when the caller's budget is spent: the last status read at the
@@ -137,6 +138,9 @@ class NorthflankClient:
         if not isinstance(answer.data.get("data"), dict) and "id" not in answer.data:
             # Neither the API's envelope nor a bare run: a gateway or sign-in service answering in JSON.
             raise answer.unexpected("the API's JSON (a run in a data object)")
+        run = run_from(answer.data) or {}
+        if run.get("id") is not None and not is_run_id(run["id"]):
+            raise answer.unexpected("a run id of letters, digits, '-' and '_'")
         return answer
 
     def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:

@@ -10,7 +10,7 @@ from northflank_release.github import Workflow, json_output
 from northflank_release.inputs import format_duration
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
-from northflank_release.runs import failed_nodes, run_state
+from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
 from northflank_release.summary import trigger_summary
 from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
@@ -189,13 +189,15 @@ class Release:
 
 
 def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:
+    """What later steps read: each value one we can vouch for (the run id was checked when it arrived), and
+    the name the one we sent, as documented, whatever the API calls the run."""
     state = run_state(run)
     return {
         "run-id": run_id,
-        "run-name": str(run.get("name") or run_name) if run else run_name,
-        "status": state.status,
+        "run-name": run_name,
+        "status": output_status(state.status),
         "concluded": "true" if state.concluded else "false",
-        "started-at": state.started_at,
-        "concluded-at": state.concluded_at,
+        "started-at": output_timestamp(state.started_at),
+        "concluded-at": output_timestamp(state.concluded_at),
         "response": json_output(run) if run is not None else "",
     }

@@ -474,6 +474,7 @@ class NorthflankStandin:
         self.clock_offset = 0.0  # seconds the API's clock is ahead of ours (see shift_clock)
         # How the API keeps a run's arguments; a test may make it rewrite them (values as text, say).
         self.store_arguments: Callable[[dict[str, Any]], dict[str, Any]] = lambda arguments: arguments
+        self.new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())  # a hostile API's ids, for a test
         self.tls: tuple[Path, Path] | None = None  # (certificate chain, key): serve https with them
         self.known_projects: set[str] | None = None
         self.known_pipelines: set[str] | None = None
@@ -833,7 +834,7 @@ class NorthflankStandin:
         in_flow = sum(1 for run in self._runs.values() if run.flow() == (project, pipeline, stage))
         run = _Run(
             seq=self._seq,
-            id=str(uuid.uuid4()),
+            id=self.new_run_id(),
             name=payload.get("name") or f"Run {in_flow + 1}",
             description=payload.get("description", ""),
             arguments=self.store_arguments(dict(payload.get("arguments", {}))),
