@@ -93,8 +93,10 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 HTTP_TIMEOUT_ENV = "NORTHFLANK_HTTP_TIMEOUT"
 TRIGGER_RETRY_SECONDS_ENV = "NORTHFLANK_TRIGGER_RETRY_SECONDS"
 
-# A request body is a few KiB; YAML of this size still parses in about a second, in tens of MB.
-MAX_REQUEST_FILE_BYTES = 256 * 1024
+# A request body is a few KiB. JSON of a MiB parses in milliseconds; PyYAML takes about a second and tens
+# of MB for 256 KiB (5 s and 160 MB for a MiB of keys), so YAML gets the smaller limit.
+MAX_REQUEST_FILE_BYTES = 1024 * 1024
+MAX_REQUEST_YAML_BYTES = 256 * 1024
 MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024  # a public CA bundle is about 300 KiB
 
 STAGES = ("development", "staging", "production")
@@ -335,13 +337,21 @@ def _read_request_file(reader: _Reader, workspace: str, confined: bool) -> dict[
         )
         return None
     try:
-        text = read_regular_file(path, MAX_REQUEST_FILE_BYTES).decode("utf-8")
+        data = read_regular_file(path, MAX_REQUEST_FILE_BYTES)
+        text = data.decode("utf-8")
     except FileRefused as error:
         hint = " (paths are relative to the workspace)" if str(error) == "does not exist" else ""
         reader.problem("request-file", f"request-file {value!r} {error}{hint}")
         return None
     except UnicodeDecodeError:
         reader.problem("request-file", f"request-file {value!r} is not UTF-8 text: it must be JSON or YAML")
+        return None
+    if len(data) > MAX_REQUEST_YAML_BYTES and not text.lstrip().startswith("{"):
+        reader.problem(
+            "request-file",
+            f"request-file {value!r} is {len(data)} bytes of YAML; YAML is read up to {MAX_REQUEST_YAML_BYTES} "
+            "bytes: write a larger body as JSON",
+        )
         return None
     try:
         body = parse_json_or_yaml_object(text)

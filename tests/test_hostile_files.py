@@ -12,7 +12,7 @@ import pytest
 
 from northflank_release.files import FileRefused, is_inside, read_regular_file
 from northflank_release.main import load
-from northflank_release.settings import MAX_REQUEST_FILE_BYTES, GitHubContext
+from northflank_release.settings import MAX_REQUEST_FILE_BYTES, MAX_REQUEST_YAML_BYTES, GitHubContext
 from tests.northflank_standin import NorthflankStandin
 from tests.runner import ActionRun, run_action
 
@@ -110,16 +110,23 @@ def test_keys_that_are_not_short_identifiers_are_never_quoted(
     assert_no_file_content(result, "root:*:", "20228")
 
 
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("{}" + " " * MAX_REQUEST_FILE_BYTES, f"at most {MAX_REQUEST_FILE_BYTES} are read"),
+        ("k: v\n" * (MAX_REQUEST_YAML_BYTES // 5 + 1), f"YAML is read up to {MAX_REQUEST_YAML_BYTES} bytes"),
+    ],
+)
 def test_a_request_file_over_the_limit_is_not_parsed(
-    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str], text: str, refusal: str
 ) -> None:
     (tmp_path / "workspace").mkdir()
-    (tmp_path / "workspace" / "body.yml").write_text("a: b\n" * (MAX_REQUEST_FILE_BYTES // 5 + 1), encoding="utf-8")
+    (tmp_path / "workspace" / "body.yml").write_text(text, encoding="utf-8")
 
     result = run_action(tmp_path, {**inputs, "request-file": "body.yml"})
 
     [error] = result.errors
-    assert f"at most {MAX_REQUEST_FILE_BYTES} are read" in error
+    assert refusal in error
 
 
 # --- The file reader itself -----------------------------------------------------------------------------
