@@ -21,6 +21,7 @@ import requests
 
 from northflank_release import __version__
 from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
+from northflank_release.github import maskable_json
 from northflank_release.request import Target
 from northflank_release.runs import is_run_id
 
@@ -188,7 +189,7 @@ class NorthflankClient:
     ) -> ApiAnswer:
         url = self.api_url + path
         self.debug(
-            f"{method} {url}" + (f"?{_query(params)}" if params else "") + (f" {json.dumps(body)}" if body else "")
+            f"{method} {url}" + (f"?{_query(params)}" if params else "") + (f" {maskable_json(body)}" if body else "")
         )
         read_timeout = timeout if timeout is not None else self.read_timeout
         total = min(CONNECT_TIMEOUT + read_timeout, within if within is not None else inf)

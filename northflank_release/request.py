@@ -29,6 +29,7 @@ _SEP = rf"(?:-|[{_JS_WHITESPACE}])"
 NAME_PATTERN = re.compile(rf"[a-zA-Z](?:{_SEP}?[a-zA-Z0-9]+(?:{_SEP}[a-zA-Z0-9]+)*)?")
 DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%^&*\-_:!]+")
 NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
 
 # The derived description ends with this word and a random marker, so a run this process created can be
@@ -264,8 +265,15 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
             problems.append(_problem_at(path, f"is nested more than {MAX_DEPTH} levels deep"))
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(_problem_at(path, f"is {value}, which JSON cannot carry: quote it or use a number"))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            # Bytes that were not UTF-8 in the environment (Python keeps them as lone surrogates).
+            problems.append(_problem_at(path, "holds bytes that are not UTF-8 text"))
         elif isinstance(value, dict):
-            stack.extend(([*path, str(key)], item) for key, item in value.items())
+            for key, item in value.items():
+                if _SURROGATE.search(str(key)):
+                    problems.append(_problem_at(path, "has a key with bytes that are not UTF-8 text"))
+                else:
+                    stack.append(([*path, str(key)], item))
         elif isinstance(value, list):
             stack.extend(([*path, str(index)], item) for index, item in enumerate(value))
     return problems
