@@ -169,14 +169,20 @@ def _parse_yaml_mapping(text: str, *, keep_strings: bool) -> dict[str, Any]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputFormatError(f"is not valid YAML: {error.problem}{where}") from None
+        raise InputFormatError(f"is not valid YAML: {_quoting_no_text(str(error.problem))}{where}") from None
     except yaml.YAMLError as error:
-        raise InputFormatError(f"is not valid YAML: {error}") from None
+        raise InputFormatError(f"is not valid YAML: {_quoting_no_text(str(error))}") from None
     except RecursionError:
         raise InputFormatError("is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise InputFormatError(f"must be a mapping (key: value lines or a JSON object), not {json_kind(value)}")
     return value
+
+
+def _quoting_no_text(problem: str) -> str:
+    """PyYAML quotes the text it stumbled on (a tag, say): short tokens help, anything longer may be a line of
+    a file that is no request body, so it is replaced by its length."""
+    return re.sub(r"'([^']{13,})'", lambda quoted: f"(text of {len(quoted.group(1))} characters)", problem)
 
 
 _YAML_LOADERS: dict[bool, Any] = {}

@@ -110,6 +110,17 @@ def test_keys_that_are_not_short_identifiers_are_never_quoted(
     assert_no_file_content(result, "root:*:", "20228")
 
 
+def test_yaml_errors_quote_no_long_text_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "body.yml").write_text("name: !s3cret-token-value x\n", encoding="utf-8")
+    environ = {"NORTHFLANK_PROJECT_ID": "p", "NORTHFLANK_PIPELINE_ID": "q", "NORTHFLANK_STAGE": "staging"}
+    environ |= {"NORTHFLANK_DRY_RUN": "true", "NORTHFLANK_REQUEST_FILE": "body.yml", "GITHUB_WORKSPACE": str(tmp_path)}
+
+    _settings, _request, [problem] = load(environ, GitHubContext())
+
+    assert "s3cret" not in problem.message
+    assert "for the tag (text of 19 characters) at line 1" in problem.message
+
+
 @pytest.mark.parametrize(
     ("text", "refusal"),
     [
