@@ -199,8 +199,10 @@ class StartedAction:
         return result
 
     def _reap_measured(self, timeout: float) -> tuple[str, str, int, float]:
-        """Reap the process with wait4, whose rusage is this child's alone (RUSAGE_CHILDREN would be the
-        largest of every child so far)."""
+        """Reap the process, noting its peak resident memory: VmHWM in /proc, read until it exits (the mark
+        only rises, so the last reading holds the peak but for the final moments). Not ru_maxrss: Linux
+        carries the parent's high-water mark across fork and exec into the child's, so it would report
+        pytest's own size whenever that is larger."""
         captured: dict[str, str] = {}
         streams = {"stdout": self.process.stdout, "stderr": self.process.stderr}
         readers = [
@@ -211,7 +213,9 @@ class StartedAction:
         for reader in readers:
             reader.start()
         give_up = time.monotonic() + timeout
+        peak = 0
         while True:
+            peak = max(peak, _resident_peak(self.process.pid))
             pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
             if pid:
                 break
@@ -223,7 +227,19 @@ class StartedAction:
         self.process.returncode = os.waitstatus_to_exitcode(status)
         for reader in readers:
             reader.join()
-        return captured.get("stdout", ""), captured.get("stderr", ""), usage.ru_maxrss * 1024, seconds
+        if not peak:  # no /proc: the upper bound is all there is
+            peak = usage.ru_maxrss * 1024
+        return captured.get("stdout", ""), captured.get("stderr", ""), peak, seconds
+
+
+def _resident_peak(pid: int) -> int:
+    """The process's peak resident memory in bytes (Linux's VmHWM), or 0 when it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else 0
 
 
 def start_action(
