@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from typing import Any
 
 import pytest
 
 from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow
 from northflank_release.network import explain
-from northflank_release.northflank import MIN_REQUEST_SECONDS, ApiError, NorthflankClient, UnexpectedAnswer, run_from
+from northflank_release.northflank import (
+    MIN_REQUEST_SECONDS,
+    ApiAnswer,
+    ApiError,
+    NorthflankClient,
+    RunsPage,
+    UnexpectedAnswer,
+    run_from,
+)
 from northflank_release.request import Target
+from northflank_release.trigger import RetryPolicy, Trigger
+from tests.conftest import FakeClock
 from tests.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, RunPlan
 
 TARGET = Target("shop", "release-pipeline", "production")
@@ -68,3 +79,36 @@ def test_a_dripping_answer_ends_at_the_callers_deadline(standin: NorthflankStand
     problem = explain(raised.value)
     assert problem.may_have_arrived  # like a read timeout: the trigger looks the run up, the wait reads again
     assert problem.text == "no complete answer within 3s"
+
+
+class BudgetClient(NorthflankClient):
+    """The real client, noting the `within` of each trigger and list read and the simulated time it was made."""
+
+    calls: list[tuple[str, float, float | None]]
+    clock: FakeClock
+
+    def trigger(self, target: Target, body: dict[str, Any], within: float | None = None) -> ApiAnswer:
+        self.calls.append(("trigger", self.clock.now, within))
+        return super().trigger(target, body, within)
+
+    def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
+        self.calls.append(("list", self.clock.now, within))
+        return super().list_page(target, params, within)
+
+
+def test_every_trigger_request_and_lookup_is_capped_by_the_trigger_budget(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    simulated.add_fault(Fault("POST", "trigger", "status", status=502, times=2))  # lost answers: looked up
+    client = BudgetClient(simulated.url, API_TOKEN_DEFAULT)
+    client.calls, client.clock = [], clock
+    trigger = Trigger(client, TARGET, RetryPolicy(max_seconds=60.0), clock=clock, sleep=clock.sleep)
+
+    result = trigger.run({"name": "Budgeted run", "description": "Budget, trigger 1a2b3c4d"}, identifiable=True)
+
+    assert result.run_id
+    kinds = [kind for kind, _, _ in client.calls]
+    assert kinds.count("trigger") == 3
+    assert "list" in kinds
+    for _kind, at, within in client.calls:
+        assert within == pytest.approx(60.0 - at)
