@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ class Workflow:
         self.outputs_file = env.get("GITHUB_OUTPUT", "")
         self.summary_file = env.get("GITHUB_STEP_SUMMARY", "")
         self._secrets: list[str] = []
+        self._summary_cut = False  # once cut, nothing more goes after the note that says so
 
     def mask(self, secret: str) -> None:
         """Hide the secret: the runner masks it, and this class redacts it from all it writes."""
@@ -110,7 +112,7 @@ class Workflow:
                 self.info(f"output {name}={value}")
 
     def append_summary(self, markdown: str) -> None:
-        if not self.summary_file:
+        if not self.summary_file or self._summary_cut:
             return
         text = self.redact(markdown)
         try:
@@ -121,10 +123,32 @@ class Workflow:
         if room <= len(_CUT_NOTE):
             return
         if len(text.encode("utf-8")) > room:
-            kept = text.encode("utf-8")[: room - len(_CUT_NOTE)].decode("utf-8", errors="ignore")
-            text = kept[: kept.rfind("\n") + 1] + _CUT_NOTE  # whole lines only, so no table row is half drawn
+            kept = text.encode("utf-8")[: room - len(_CUT_NOTE) - _FENCE_ROOM].decode("utf-8", errors="ignore")
+            kept = kept[: kept.rfind("\n") + 1]  # whole lines only, so no table row is half drawn
+            text = kept + _closing_fence(kept) + _CUT_NOTE
+            self._summary_cut = True
         with open(self.summary_file, "a", encoding="utf-8") as summary:
             summary.write(text)
+
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_FENCE_ROOM = 64  # for the line that closes a code block the cut left open
+
+
+def _closing_fence(markdown: str) -> str:
+    """The line that closes the fenced code block `markdown` leaves open, or "" (CommonMark's rule: a closing
+    fence is the opening's character, at least as many times, alone on its line)."""
+    opened = ""
+    for line in markdown.splitlines():
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        fence = match.group(1)
+        if not opened:
+            opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not line.strip()[len(fence) :]:
+            opened = ""
+    return opened[: _FENCE_ROOM - 2] + "\n" if opened else ""
 
 
 def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
@@ -146,8 +170,17 @@ def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
     return _compact(kept)
 
 
+def maskable_json(value: Any, **options: Any) -> str:
+    """JSON whose strings appear in a form the runner masks: as given, or escaped exactly as its own JSON escaper
+    does (actions/runner src/Sdk/DTLogging/Logging/ValueEncoders.cs, JsonStringEscape, Newtonsoft's defaults:
+    quotes, backslashes and control characters, and U+0085, U+2028 and U+2029, which Python leaves raw).
+    Python's default ensure_ascii would turn `é` into `\u00e9`, a form no masking knows."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return maskable_json(value, separators=(",", ":"))
 
 
 def _escape_data(value: str) -> str:

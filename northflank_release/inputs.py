@@ -49,6 +49,21 @@ def parse_duration(text: str) -> float:
     return sum(float(number) * _DURATION_UNIT[unit] for number, unit in parts)
 
 
+# A key errors may quote: anything else read from a file that is no request body may be a line of it.
+_SHORT_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}", re.ASCII)
+
+
+def show_key(key: str) -> str:
+    """A key as an error names it: quoted when it is a short identifier, otherwise only its length."""
+    return repr(key) if _SHORT_IDENTIFIER.fullmatch(key) else f"a key of {len(key)} characters"
+
+
+def show_keys(keys: list[str], most: int = 3) -> str:
+    """Some keys, named as show_key does, with how many more there are."""
+    shown = ", ".join(show_key(key) for key in keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
 def parse_json_or_yaml_object(text: str) -> dict[str, Any]:
     """Read a JSON object or a YAML mapping. JSON keeps its types; YAML is read with safe_load."""
     if text.lstrip().startswith("{"):
@@ -87,7 +102,7 @@ def _parse_key_value_lines(text: str) -> dict[str, Any]:
         key, _, value = line.partition("=")
         key = key.strip()
         if key in result:
-            raise InputFormatError(f"line {number}: key {key!r} is given twice; give each key once")
+            raise InputFormatError(f"line {number}: key {show_key(key)} is given twice; give each key once")
         # A value keeps everything after the first '=', including further '=' signs and inner spaces.
         result[key] = value.strip()
     return result
@@ -95,21 +110,33 @@ def _parse_key_value_lines(text: str) -> dict[str, Any]:
 
 def _parse_json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        value = json.loads(
+            text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant, parse_int=_parse_int
+        )
     except json.JSONDecodeError as error:
         raise InputFormatError(f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     except RecursionError:
         raise InputFormatError("is nested too deeply to read") from None
     if not isinstance(value, dict):
-        raise InputFormatError(f"must be a JSON object ({{...}}), not {_json_kind(value)}")
+        raise InputFormatError(f"must be a JSON object ({{...}}), not {json_kind(value)}")
     return value
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise InputFormatError(_too_long_integer(len(text.lstrip("-"))))
+    return int(text)
+
+
+def _too_long_integer(digits: int) -> str:
+    return f"has an integer of {digits} digits, which JSON cannot carry: quote it to send it as text"
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise InputFormatError(f"key {key!r} is given twice; give each key once")
+            raise InputFormatError(f"key {show_key(key)} is given twice; give each key once")
         result[key] = value
     return result
 
@@ -128,14 +155,20 @@ def _parse_yaml_mapping(text: str, *, keep_strings: bool) -> dict[str, Any]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputFormatError(f"is not valid YAML: {error.problem}{where}") from None
+        raise InputFormatError(f"is not valid YAML: {_quoting_no_text(str(error.problem))}{where}") from None
     except yaml.YAMLError as error:
-        raise InputFormatError(f"is not valid YAML: {error}") from None
+        raise InputFormatError(f"is not valid YAML: {_quoting_no_text(str(error))}") from None
     except RecursionError:
         raise InputFormatError("is nested too deeply to read") from None
     if not isinstance(value, dict):
-        raise InputFormatError(f"must be a mapping (key: value lines or a JSON object), not {_json_kind(value)}")
+        raise InputFormatError(f"must be a mapping (key: value lines or a JSON object), not {json_kind(value)}")
     return value
+
+
+def _quoting_no_text(problem: str) -> str:
+    """PyYAML quotes the text it stumbled on (a tag, say): short tokens help, anything longer may be a line of
+    a file that is no request body, so it is replaced by its length."""
+    return re.sub(r"'([^']{13,})'", lambda quoted: f"(text of {len(quoted.group(1))} characters)", problem)
 
 
 _YAML_LOADERS: dict[bool, Any] = {}
@@ -168,11 +201,14 @@ def _yaml_loader(keep_strings: bool) -> Any:
                     line = key_node.start_mark.line + 1
                     raise InputFormatError(f"has a key at line {line} that is not text: quote it")
                 if key in keys:
-                    raise InputFormatError(f"key {key!r} is given twice; give each key once")
+                    raise InputFormatError(f"key {show_key(key)} is given twice; give each key once")
                 keys.add(key)
             return loader.construct_mapping(node)
 
         Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+        for tag, kind in _NOT_JSON_TAGS.items():
+            Loader.add_constructor(tag, _refuse(kind))
+        Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
         if keep_strings:
             # Resolving every plain scalar as a string stops YAML 1.1 typing (numbers, booleans, dates).
             Loader.yaml_implicit_resolvers = {}
@@ -180,7 +216,38 @@ def _yaml_loader(keep_strings: bool) -> Any:
     return _YAML_LOADERS[keep_strings]
 
 
-def _json_kind(value: Any) -> str:
+# YAML types a JSON body cannot carry (yaml.SafeLoader's own constructors would make Python dates, bytes
+# and sets of them, which no JSON encoder takes), and how the user would call them.
+_NOT_JSON_TAGS = {
+    "tag:yaml.org,2002:timestamp": "a date or time (YAML timestamp)",
+    "tag:yaml.org,2002:binary": "binary data (YAML !!binary)",
+    "tag:yaml.org,2002:set": "a set (YAML !!set)",
+    "tag:yaml.org,2002:omap": "an ordered map (YAML !!omap)",
+    "tag:yaml.org,2002:pairs": "a list of pairs (YAML !!pairs)",
+}
+# Python refuses to read longer integers (sys.get_int_max_str_digits), and the API's JavaScript numbers
+# lose precision past 16 digits anyway.
+MAX_INTEGER_DIGITS = 4300
+
+
+def _refuse(kind: str) -> Any:
+    def construct(_loader: Any, node: Any) -> Any:
+        raise InputFormatError(
+            f"has {kind} at line {node.start_mark.line + 1}, which JSON cannot carry: quote it to send it as text"
+        )
+
+    return construct
+
+
+def _construct_int(loader: Any, node: Any) -> int:
+    digits = len(str(node.value).lstrip("+-").replace("_", ""))
+    if digits > MAX_INTEGER_DIGITS:
+        raise InputFormatError(f"{_too_long_integer(digits)} (line {node.start_mark.line + 1})")
+    value: int = loader.construct_yaml_int(node)
+    return value
+
+
+def json_kind(value: Any) -> str:
     if value is None:
         return "empty"
     if isinstance(value, bool):
@@ -191,4 +258,6 @@ def _json_kind(value: Any) -> str:
         return "a single value"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, dict):
+        return "an object"
     return type(value).__name__

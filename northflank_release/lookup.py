@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
-from northflank_release.runs import unix_seconds
+from northflank_release.runs import is_run_id, unix_seconds
 
 PER_PAGE = 100  # the API's maximum
 MAX_PAGES = 10  # per walk: 1,000 runs. An oldest-first history longer than that cannot be checked.
@@ -51,16 +51,21 @@ class Walk:
 
 
 def walk(
-    client: NorthflankClient, target: Target, identity: Identity, wall_clock: Callable[[], float], max_pages: int
+    client: NorthflankClient,
+    target: Target,
+    identity: Identity,
+    wall_clock: Callable[[], float],
+    max_pages: int,
+    time_left: Callable[[], float] | None = None,
 ) -> Walk:
     """Read pages until the run is found, no later page can hold it, or `max_pages` (at most MAX_PAGES) are
-    read; API errors propagate to the caller."""
+    read; API errors propagate to the caller. `time_left` is the caller's budget, which caps each read."""
     result = Walk()
     params = {"per_page": str(PER_PAGE)}
     previous_oldest: float | None = None
     newest_first = True
     while True:
-        page = client.list_page(target, params)
+        page = client.list_page(target, params, within=time_left() if time_left else None)
         result.pages += 1
         # Compare in the API's clock: shift our start by the skew its Date header shows. Our clock is read
         # after the answer arrived, so a slow answer can only make the skew look smaller (Date is when the
@@ -97,7 +102,7 @@ def walk(
 
 def _judge(run: dict[str, Any], identity: Identity, threshold: float) -> Literal["ours", "candidate", "other"]:
     """'ours', 'candidate' (it matches, but that proves nothing), or 'other'."""
-    if run.get("name") != identity.name or not run.get("id"):
+    if run.get("name") != identity.name or not is_run_id(run.get("id")):
         return "other"
     description = run.get("description")
     if identity.unique and description == identity.description:

@@ -6,13 +6,12 @@ never pays for loading one; the sending half is in release.py.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.cli import CommandLineError, parse_command_line
-from northflank_release.github import Workflow, json_output
+from northflank_release.github import Workflow, json_output, maskable_json
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
     TOKEN_VARIABLES,
@@ -86,7 +85,7 @@ def load(environ: dict[str, str], context: GitHubContext) -> tuple[Settings, Run
 
 
 def show_dry_run(workflow: Workflow, settings: Settings, request: RunRequest) -> None:
-    pretty = json.dumps(request.body, indent=2)
+    pretty = maskable_json(request.body, indent=2)
     workflow.info(f"Dry run: would POST {settings.api_url}{request.target.runs_path} with this body:")
     for line in pretty.splitlines():
         workflow.info(line)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import requests
 import urllib3.exceptions
 
+from northflank_release.bounded import AnswerTooSlow
+
 CA_HINT = "if a proxy on this runner inspects TLS, set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE) to its CA bundle"
 
 
@@ -58,6 +60,8 @@ def explain(error: requests.RequestException) -> NetworkProblem:
         return _proxy_problem(error)
     if isinstance(error, requests.exceptions.SSLError):
         return _tls_problem(error)
+    if isinstance(error, AnswerTooSlow):
+        return NetworkProblem(str(error), True)
     if isinstance(error, requests.ReadTimeout):
         return NetworkProblem("no answer before the read timeout", True)
     if isinstance(error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):

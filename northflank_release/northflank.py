@@ -14,15 +14,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from math import inf
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from northflank_release import __version__
+from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
+from northflank_release.github import maskable_json
 from northflank_release.request import Target
+from northflank_release.runs import is_run_id
 
 CONNECT_TIMEOUT = 10.0
+# The least time a request is given, even when the caller's budget is spent: the last status read at the
+# timeout, and the lookups after the trigger's last attempt, still get their answer.
+MIN_REQUEST_SECONDS = 3.0
 USER_AGENT = f"northflank-release-action/{__version__}"
 PREVIEW_CHARS = 80  # of a body that is not the API's JSON, quoted in the error
 
@@ -123,26 +130,33 @@ class NorthflankClient:
             # would read the token in clear text. Without trust_env requests ignores every proxy variable.
             self.session.trust_env = False
 
-    def trigger(self, target: Target, body: dict[str, Any]) -> ApiAnswer:
-        answer = self._request("POST", target.runs_path, body=body, expected="the API's JSON")
+    def trigger(self, target: Target, body: dict[str, Any], within: float | None = None) -> ApiAnswer:
+        """`within`, on every call: the seconds the caller's own budget has left, which caps the request's."""
+        answer = self._request("POST", target.runs_path, body=body, within=_floor(within), expected="the API's JSON")
         if not isinstance(answer.data.get("data"), dict) and "id" not in answer.data:
             # Neither the API's envelope nor a bare run: a gateway or sign-in service answering in JSON.
             raise self._unexpected(answer, "the API's JSON (a run in a data object)")
+        run = run_from(answer.data) or {}
+        if run.get("id") is not None and not is_run_id(run["id"]):
+            raise self._unexpected(answer, "a run id of letters, digits, '-' and '_'")
         return answer
 
-    def get_run(self, target: Target, run_id: str) -> ApiAnswer:
-        answer = self._request("GET", f"{target.runs_path}/{quote(run_id, safe='')}", expected="the run as JSON")
+    def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
+        path = f"{target.runs_path}/{quote(run_id, safe='')}"
+        answer = self._request("GET", path, within=_floor(within), expected="the run as JSON")
         return self._expect_run(answer, run_id)
 
     def abort_run(self, target: Target, run_id: str, timeout: float | None = None) -> ApiAnswer:
         path = f"{target.runs_path}/{quote(run_id, safe='')}/abort"
-        answer = self._request("POST", path, timeout=timeout, expected="the run as JSON")
+        answer = self._request("POST", path, timeout=timeout, within=timeout, expected="the run as JSON")
         return self._expect_run(answer, run_id)
 
-    def list_page(self, target: Target, params: dict[str, str]) -> RunsPage:
+    def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
         """One page of the flow's runs; a page without `data.runs` as a list is a failed read, never "no runs"."""
         self.list_reads += 1
-        answer = self._request("GET", target.runs_path, params=params, expected="the runs list as JSON")
+        answer = self._request(
+            "GET", target.runs_path, params=params, within=_floor(within), expected="the runs list as JSON"
+        )
         data = answer.data.get("data")
         runs = data.get("runs") if isinstance(data, dict) else None
         if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
@@ -165,29 +179,38 @@ class NorthflankClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         timeout: float | None = None,
+        within: float | None = None,
         expected: str,
     ) -> ApiAnswer:
         url = self.api_url + path
         self.debug(
-            f"{method} {url}" + (f"?{_query(params)}" if params else "") + (f" {json.dumps(body)}" if body else "")
+            f"{method} {url}" + (f"?{_query(params)}" if params else "") + (f" {maskable_json(body)}" if body else "")
         )
         read_timeout = timeout if timeout is not None else self.read_timeout
-        response = self.session.request(
-            method,
-            url,
-            json=body,
-            params=params,
-            timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
-            allow_redirects=False,  # a redirect could carry the token to another host
-            # True lets requests use REQUESTS_CA_BUNDLE itself; settings resolved SSL_CERT_FILE into ca_bundle.
-            verify=self.ca_bundle or True,
-        )
+        total = min(CONNECT_TIMEOUT + read_timeout, within if within is not None else inf)
+        try:
+            with deadline(total):
+                response = self.session.request(
+                    method,
+                    url,
+                    json=body,
+                    params=params,
+                    timeout=(min(CONNECT_TIMEOUT, read_timeout, total), min(read_timeout, total)),
+                    allow_redirects=False,  # a redirect could carry the token to another host
+                    # True lets requests use REQUESTS_CA_BUNDLE; settings resolved SSL_CERT_FILE into ca_bundle.
+                    verify=self.ca_bundle or True,
+                    stream=True,
+                )
+                answer_body = read_body(response)
+        except AnswerTooSlow:
+            self.session.close()  # the interrupted connection must not go back to the pool
+            raise
         rate_limit = RateLimit.from_headers(response.headers)
         # Parsed exactly as received: an answer is data, and a short token could match inside any of it
         # ("Triggered" holds "T"). The token is taken out only of what is shown (_shown).
-        text = response.text
+        text = _decode(answer_body.data, response.encoding)
         try:
-            data = _without_lone_surrogates(json.loads(text), text) if text.strip() else None
+            data = _without_lone_surrogates(json.loads(text), text) if text.strip() and not answer_body.cut else None
         except (ValueError, RecursionError):  # not JSON, or nested past what a parser should follow
             data = None
         self.debug(f"-> HTTP {response.status_code}, {len(text)} bytes, rate limit remaining {rate_limit.remaining}")
@@ -195,6 +218,8 @@ class NorthflankClient:
             message, error_id = _error_message(data, text, response.status_code, response.reason, self._shown)
             raise ApiError(response.status_code, message, error_id=error_id, rate_limit=rate_limit)
         content_type = response.headers.get("content-type", "")
+        if answer_body.cut:
+            expected += f" (the answer went on past {MAX_ANSWER_BYTES // 2**20} MiB and was not read further)"
         if not isinstance(data, dict):
             raise UnexpectedAnswer(response.status_code, content_type, self._shown(text), expected)
         return ApiAnswer(data, rate_limit, response.headers.get("date") or "", response.status_code, content_type)
@@ -216,6 +241,17 @@ class NorthflankClient:
         if run is None or run.get("id", run_id) != run_id or not ({"id", "status"} & set(run)):
             raise self._unexpected(answer, f"run {run_id} as JSON")
         return answer
+
+
+def _floor(within: float | None) -> float | None:
+    return None if within is None else max(within, MIN_REQUEST_SECONDS)
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    try:
+        return data.decode(encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
 
 
 class _BearerToken(requests.auth.AuthBase):

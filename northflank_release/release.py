@@ -9,7 +9,7 @@ from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelle
 from northflank_release.github import Workflow, json_output
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
-from northflank_release.runs import failed_nodes, run_state
+from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
 from northflank_release.summary import trigger_summary, wait_summary
 from northflank_release.text import format_duration
@@ -17,6 +17,7 @@ from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
+ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`, whatever the API does
 
 
 class Release:
@@ -102,7 +103,7 @@ class Release:
         status_when_waiting_ended = run_state(run).status
         aborted = None
         if result.reason == "timeout" and self.settings.abort_on_timeout:
-            aborted = self.abort(run_id, None)
+            aborted = self.abort(run_id, ABORT_TIMEOUT_AFTER_WAIT)
             run = aborted or run
         self.publish(run, run_id)
         self.workflow.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
@@ -186,13 +187,15 @@ class Release:
 
 
 def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:
+    """What later steps read: each value one we can vouch for (the run id was checked when it arrived), and
+    the name the one we sent, as documented, whatever the API calls the run."""
     state = run_state(run)
     return {
         "run-id": run_id,
-        "run-name": str(run.get("name") or run_name) if run else run_name,
-        "status": state.status,
+        "run-name": run_name,
+        "status": output_status(state.status),
         "concluded": "true" if state.concluded else "false",
-        "started-at": state.started_at,
-        "concluded-at": state.concluded_at,
+        "started-at": output_timestamp(state.started_at),
+        "concluded-at": output_timestamp(state.concluded_at),
         "response": json_output(run) if run is not None else "",
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from northflank_release.inputs import json_kind, show_key, show_keys
 from northflank_release.settings import INPUTS_BY_NAME, GitHubContext, InputProblem, Settings
 from northflank_release.text import utf16_length
 
@@ -29,6 +30,7 @@ _SEP = rf"(?:-|[{_JS_WHITESPACE}])"
 NAME_PATTERN = re.compile(rf"[a-zA-Z](?:{_SEP}?[a-zA-Z0-9]+(?:{_SEP}[a-zA-Z0-9]+)*)?")
 DESCRIPTION_PATTERN = re.compile(rf"[a-zA-Z0-9.,?{_JS_WHITESPACE}\\/'\"()\[\];`%^&*\-_:!]+")
 NAME_MIN, NAME_MAX, DESCRIPTION_MAX = 3, 39, 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_BODY_DEPTH = 64  # far deeper than any release flow override; keeps the schema validator off the recursion limit
 
 # The derived description ends with this word and a random marker, so a run this process created can be
@@ -117,7 +119,12 @@ def build_request(settings: Settings, context: GitHubContext, now: datetime | No
     if identifiable:
         body["description"] = derive_description(context)
 
-    problems = validate_body(body)
+    # A value read from request-file is never quoted back: the file may be no request body at all.
+    from_file = {key for key in ("name", "description") if key in (settings.request_file or {})}
+    from_file -= {
+        key for key, given in (("name", settings.run_name), ("description", settings.run_description)) if given
+    }
+    problems = validate_body(body, unquoted=frozenset(from_file))
     if problems:
         raise RequestError(problems)
     target = Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id)
@@ -182,8 +189,8 @@ def _valid_name(text: str, prefix: str, limit: int) -> str:
     return name[:limit].rstrip("-")
 
 
-def name_problem(name: str) -> str | None:
-    """Why the API would refuse this run name, or None when it accepts it."""
+def name_problem(name: str, quote: bool = True) -> str | None:
+    """Why the API would refuse this run name, or None when it accepts it; `quote` shows it and a suggestion."""
     length = utf16_length(name)
     if length < NAME_MIN or length > NAME_MAX:
         why = f"it is {length} characters long; names have {NAME_MIN} to {NAME_MAX}"
@@ -197,10 +204,13 @@ def name_problem(name: str) -> str | None:
         why = f"it contains {', '.join(_show(ch) for ch in bad)}, which run names cannot contain"
     else:
         why = "separators ('-' or a space) must stand alone between letters and digits, not doubled or at the end"
+    if not quote:
+        return f"name (from request-file) is not a valid run name: {why}"
     return f"name {name!r} is not a valid run name: {why}. Try {suggest_name(name)!r}"
 
 
-def description_problem(description: str) -> str | None:
+def description_problem(description: str, quote: bool = True) -> str | None:
+    """Why the API would refuse this description; it names the characters, never quotes the whole of it."""
     length = utf16_length(description)
     if length > DESCRIPTION_MAX:
         return f"description is {length} characters long; the API accepts at most {DESCRIPTION_MAX}"
@@ -219,8 +229,9 @@ def _show(ch: str) -> str:
     return repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
 
 
-def validate_body(body: dict[str, Any]) -> list[InputProblem]:
-    """Every problem with the body: our full-match checks first, then the schema for the rest."""
+def validate_body(body: dict[str, Any], unquoted: frozenset[str] = frozenset()) -> list[InputProblem]:
+    """Every problem with the body: our full-match checks first, then the schema for the rest; the values
+    of the `unquoted` keys are described, never shown."""
     problems = _not_json_problems(body)
     if problems:
         return problems
@@ -229,14 +240,14 @@ def validate_body(body: dict[str, Any]) -> list[InputProblem]:
         value = body.get(key)
         if isinstance(value, str):
             checked.add(key)
-            message = check(value)
+            message = check(value, key not in unquoted)
             if message:
                 problems.append(InputProblem(key, message))
     for error in sorted(_schema_validator().iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
         path = [str(part) for part in error.absolute_path]
         if path and path[0] in checked:
             continue
-        problems.append(_schema_problem(path, error.validator, error.message, error.instance))
+        problems.append(_schema_problem(path, error.validator, error.validator_value, error.instance))
     return problems
 
 
@@ -250,8 +261,15 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
             problems.append(_problem_at(path, f"is nested more than {MAX_BODY_DEPTH} levels deep"))
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(_problem_at(path, f"is {value}, which JSON cannot carry: quote it or use a number"))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            # Bytes that were not UTF-8 in the environment (Python keeps them as lone surrogates).
+            problems.append(_problem_at(path, "holds bytes that are not UTF-8 text"))
         elif isinstance(value, dict):
-            stack.extend(([*path, str(key)], item) for key, item in value.items())
+            for key, item in value.items():
+                if _SURROGATE.search(str(key)):
+                    problems.append(_problem_at(path, "has a key with bytes that are not UTF-8 text"))
+                else:
+                    stack.append(([*path, str(key)], item))
         elif isinstance(value, list):
             stack.extend(([*path, str(index)], item) for index, item in enumerate(value))
     return problems
@@ -259,20 +277,30 @@ def _not_json_problems(body: dict[str, Any]) -> list[InputProblem]:
 
 def _problem_at(path: list[str], what: str) -> InputProblem:
     input_name = input_of_key(path[0]) if path else "request-file"
-    where = ("/".join(path) if len(path) <= 6 else "/".join(path[:5]) + "/...") or "the top level"
+    parts = [part if show_key(part).startswith("'") else "(a key)" for part in path]
+    where = ("/".join(parts) if len(parts) <= 6 else "/".join(parts[:5]) + "/...") or "the top level"
     return InputProblem(input_name, f"{input_name}: the value at {where} {what}")
 
 
-def _schema_problem(path: list[str], validator: Any, message: str, instance: Any) -> InputProblem:
+_TYPE_WORDS = {"object": "a JSON object ({...})", "string": "text", "array": "a list"}
+
+
+def _schema_problem(path: list[str], validator: Any, expected: Any, instance: Any) -> InputProblem:
+    """The schema's finding in our words: jsonschema's own message quotes the value, which may come from a
+    file that is no request body at all."""
     if not path and validator == "additionalProperties":
         unknown = sorted(set(instance) - set(body_keys()))
         return InputProblem(
             "request-file",
-            f"request-file has unknown key(s) {', '.join(map(repr, unknown))}: "
+            f"request-file has {len(unknown)} unknown key(s), {show_keys(unknown)}: "
             f"the API accepts only {', '.join(body_keys())}",
         )
     if validator == "type":
-        message = f"it must be a JSON object ({{...}}), not {json.dumps(instance)[:60]}"
+        message = f"it must be {_TYPE_WORDS.get(str(expected), str(expected))}, not {json_kind(instance)}"
+    elif validator in ("minLength", "maxLength"):
+        message = f"its length must be {'at least' if validator == 'minLength' else 'at most'} {expected}"
+    else:
+        message = f"it does not meet the API's {validator} rule"
     return _problem_at(path, f"is invalid: {message}")
 
 

@@ -6,6 +6,7 @@ The API documents these fields loosely, so every reader tolerates missing or odd
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,25 @@ KNOWN_STATUSES = frozenset(
 
 
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
+
+# Later steps paste `run-id` into arguments, commands and summaries, so it is only ever what an id can be
+# (Northflank's are UUIDs); an answer with any other id is not one the action can vouch for.
+_RUN_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9])?", re.ASCII)
+# What the API's times look like (`2021-01-01 12:01:00.000Z`, ISO 8601, Unix seconds), for the outputs.
+_TIMESTAMP = re.compile(r"[0-9][0-9 :.TZ+-]{0,39}", re.ASCII)
+
+
+def is_run_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and bool(_RUN_ID.fullmatch(str(value)))
+
+
+def output_status(status: str) -> str:
+    """The status as an output: one of the known words, else `unknown` (the raw value is only logged)."""
+    return status if status in KNOWN_STATUSES else "unknown"
+
+
+def output_timestamp(value: str) -> str:
+    return value if _TIMESTAMP.fullmatch(value) else ""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from northflank_release.api_url import read_api_url
+from northflank_release.files import FileRefused, is_inside, read_regular_file
 from northflank_release.inputs import (
     InputFormatError,
     parse_arguments,
@@ -91,6 +92,12 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 # Advanced tuning, not action inputs: read from the environment for self-hosted APIs and for tests.
 HTTP_TIMEOUT_ENV = "NORTHFLANK_HTTP_TIMEOUT"
 TRIGGER_RETRY_SECONDS_ENV = "NORTHFLANK_TRIGGER_RETRY_SECONDS"
+
+# A request body is a few KiB. JSON of a MiB parses in milliseconds; PyYAML takes about a second and tens
+# of MB for 256 KiB (5 s and 160 MB for a MiB of keys), so YAML gets the smaller limit.
+MAX_REQUEST_FILE_BYTES = 1024 * 1024
+MAX_REQUEST_YAML_BYTES = 256 * 1024
+MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024  # a public CA bundle is about 300 KiB
 
 STAGES = ("development", "staging", "production")
 MAX_TIMEOUT_SECONDS = 6 * 3600.0  # a GitHub job's own limit
@@ -264,7 +271,11 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
         reader.problem("poll-interval", f"poll-interval must be at least 1s, not {poll_interval:g}s")
 
     api_url = _read_api_url(reader)
-    request_file = _read_request_file(reader, workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd())
+    request_file = _read_request_file(
+        reader,
+        workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
+        confined=environ.get("GITHUB_ACTIONS") == "true",
+    )
 
     settings = Settings(
         api_token=token,
@@ -305,53 +316,42 @@ def _read_id(reader: _Reader, name: str) -> str:
 
 
 def _read_api_url(reader: _Reader) -> str:
-    value = reader.text("api-url").rstrip("/")
-    parts = urlsplit(value)
-    # urlsplit lower-cases the scheme it reports, not the text: `HTTP://` must become `http://` so every
-    # later check (no proxy for plain http) sees what was validated here.
-    value = parts._replace(scheme=parts.scheme.lower()).geturl() if parts.scheme else value
-    try:
-        host = parts.hostname or ""
-    except ValueError:
-        host = ""
-    if parts.scheme == "https" and host:
-        return value
-    if parts.scheme == "http" and host and _is_loopback(host):
-        return value
-    if parts.scheme == "http" and host:
-        reader.problem(
-            "api-url",
-            f"api-url {value!r} uses plain http to a non-loopback host, which would send the token in clear text: "
-            "use https:// (http:// is allowed only for 127.0.0.1, ::1 or localhost)",
-        )
-    else:
-        reader.problem("api-url", f"api-url {value!r} is not a URL: use https://api.northflank.com or your API's URL")
-    return value
+    api_url = read_api_url(reader.text("api-url"))
+    if api_url.problem:
+        reader.problem("api-url", api_url.problem)
+    return api_url.url
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    import ipaddress  # only plain-http URLs get here
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _read_request_file(reader: _Reader, workspace: str) -> dict[str, Any] | None:
+def _read_request_file(reader: _Reader, workspace: str, confined: bool) -> dict[str, Any] | None:
     value = reader.text("request-file")
     if not value:
         return None
-    path = Path(workspace, value)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        reader.problem("request-file", f"request-file {value!r} does not exist (paths are relative to the workspace)")
+    path = os.path.join(workspace, value)
+    if confined and not is_inside(path, workspace):
+        # Whoever can steer this input (a workflow_dispatch input, a file a pull request adds) must not be
+        # able to make the action read the container's or a mount's files into the log.
+        reader.problem(
+            "request-file",
+            f"request-file {value!r} resolves (symlinks followed) to a place outside the workspace: inside "
+            "GitHub Actions it must be a file in GITHUB_WORKSPACE, such as one in the repository",
+        )
         return None
-    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
-        reader.problem("request-file", f"request-file {value!r} cannot be read: {error.__class__.__name__}")
+    try:
+        data = read_regular_file(path, MAX_REQUEST_FILE_BYTES)
+        text = data.decode("utf-8")
+    except FileRefused as error:
+        hint = " (paths are relative to the workspace)" if str(error) == "does not exist" else ""
+        reader.problem("request-file", f"request-file {value!r} {error}{hint}")
+        return None
+    except UnicodeDecodeError:
+        reader.problem("request-file", f"request-file {value!r} is not UTF-8 text: it must be JSON or YAML")
+        return None
+    if len(data) > MAX_REQUEST_YAML_BYTES and not text.lstrip().startswith("{"):
+        reader.problem(
+            "request-file",
+            f"request-file {value!r} is {len(data)} bytes of YAML; YAML is read up to {MAX_REQUEST_YAML_BYTES} "
+            "bytes: write a larger body as JSON",
+        )
         return None
     try:
         body = parse_json_or_yaml_object(text)
@@ -387,14 +387,21 @@ def _read_ca_bundle(environ: Mapping[str, str], reader: _Reader) -> str:
 
 def _ca_bundle_problem(path: str) -> str:
     """Why OpenSSL cannot load these CA certificates, or "" when it can: a bad bundle is an input error, not
-    a TLS failure on every request."""
+    a TLS failure on every request. OpenSSL would open a FIFO or a device and block or read without end, so
+    the file is read here first (files.py), and a folder's entries must all be regular files."""
     import ssl  # only when a CA bundle is set
 
     try:
         if Path(path).is_dir():
+            odd = [entry for entry in os.scandir(path) if not (entry.is_file() or entry.is_dir())]
+            if odd:
+                return f"a folder with {len(odd)} entries that are not regular files (FIFOs, devices or sockets)"
             ssl.create_default_context(capath=path)
         else:
-            ssl.create_default_context(cafile=path)
+            data = read_regular_file(path, MAX_CA_BUNDLE_BYTES)
+            ssl.create_default_context(cadata=data.decode("ascii", errors="ignore"))
+    except FileRefused as error:
+        return f"which {error}"
     except (ssl.SSLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or error.__class__.__name__
         return f"which holds no CA certificate OpenSSL can read ({reason}): it must be PEM (BEGIN CERTIFICATE)"

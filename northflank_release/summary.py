@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -181,11 +182,17 @@ def _word(text: str) -> str:
 
 
 def dry_run_summary(target: Target, request_json: str) -> str:
-    import html  # only the dry run shows raw text here; loading html.entities costs about 1 ms
-
-    return (
+    """The body in a fenced code block, exactly as the log shows it: inside a fence nothing is HTML, so no value
+    is entity-escaped into a form the runner would not mask (it masks a secret raw, JSON-escaped and
+    URI-escaped: actions/runner src/Sdk/DTLogging/Logging/ValueEncoders.cs, applied to the summary line by line
+    in src/Runner.Worker/FileCommandManager.cs). The fence is longer than any run of backticks in the JSON."""
+    head = (
         "### Northflank release flow: dry run\n\n"
         f"Nothing was sent. Would run the `{_cell(target.stage)}` release flow of pipeline "
         f"`{_cell(target.pipeline_id)}` in project `{_cell(target.project_id)}` with:\n\n"
-        f"<pre>{html.escape(request_json)}</pre>\n"
     )
+    if len(request_json.encode("utf-8")) > SUMMARY_BUDGET:
+        return head + f"(hidden: the body is {len(request_json.encode('utf-8'))} bytes; the log shows it)\n"
+    longest = max((len(run) for run in re.findall(r"`+", request_json)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return head + f"{fence}json\n{request_json}\n{fence}\n"

@@ -90,7 +90,7 @@ class Trigger:
     sleep: Callable[[float], None] = time.sleep
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
-    _deadline: float = field(default=float("inf"), init=False, repr=False)  # on `clock`, set by run()
+    deadline: float = float("inf")  # on `clock`: when the trigger's retry budget ends; every request is capped by it
 
     def run(self, body: dict[str, Any], *, identifiable: bool) -> TriggerResult:
         """Send the body once; `identifiable` says its description carries this trigger's random marker."""
@@ -103,14 +103,14 @@ class Trigger:
             started_wall=self.wall_clock(),
             unique=identifiable,
         )
-        deadline = self._deadline = self.clock() + self.policy.max_seconds
+        deadline = self.deadline = self.clock() + self.policy.max_seconds
         tried: list[str] = []
         last = ""
         for attempt in range(1, self.policy.max_attempts + 1):
             self.check_cancelled()
             try:
                 self.requests_sent += 1
-                answer = self.client.trigger(self.target, body)
+                answer = self.client.trigger(self.target, body, within=deadline - self.clock())
             except ApiError as error:
                 failure = _classify_status(error)
             except UnexpectedAnswer as error:
@@ -211,7 +211,7 @@ class Trigger:
         absent (a whole walk without it, once `settle` seconds have passed: a new run may take a moment to be
         listed). A failed read proves nothing, so it is retried, paced by the API's rate-limit answers and a
         capped backoff, for as long as the trigger's budget lasts: reads are not resends."""
-        settled_at = self.clock() + min(settle, max(0.0, self._deadline - self.clock()))
+        settled_at = self.clock() + min(settle, max(0.0, self.deadline - self.clock()))
         walk_pause, read_pause = 1.0, 1.0
         failing_since: float | None = None
         failed_reads = 0
@@ -226,7 +226,14 @@ class Trigger:
                     f"{_NOT_RESENDING}"
                 )
             try:
-                walk = lookup.walk(self.client, self.target, identity, self.wall_clock, min(budget, lookup.MAX_PAGES))
+                walk = lookup.walk(
+                    self.client,
+                    self.target,
+                    identity,
+                    self.wall_clock,
+                    min(budget, lookup.MAX_PAGES),
+                    time_left=lambda: self.deadline - self.clock(),
+                )
             except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
                 failure = _classify_list_failure(error)
                 last = failure.text
@@ -244,7 +251,7 @@ class Trigger:
                     f"Reading the runs list failed ({last}); reading it again in {delay:.1f}s "
                     f"(failing for {self.clock() - failing_since:.0f}s)."
                 )
-                if delay > self._deadline - self.clock():
+                if delay > self.deadline - self.clock():
                     raise TriggerFailed(
                         f"The run may have been created, and the runs list could not be read to check: the API "
                         f"was unreachable for the whole {self.policy.max_seconds:.0f}s the trigger may take "

@@ -110,7 +110,7 @@ class Waiter:
             with self.cancellation.interruptible():
                 # The last sleep ends at the deadline, so the final read happens right at the timeout.
                 self.sleep(max(0.0, min(delay, deadline - self.clock())))
-            read = self._read(run_id)
+            read = self._read(run_id, within=deadline - self.clock())
             if read.fatal:
                 return WaitResult(self.last_run, "read-failed", self._elapsed(), read.fatal)
             if read.answer is not None:
@@ -138,10 +138,11 @@ class Waiter:
                 )
                 return WaitResult(self.last_run, "timeout", self._elapsed(), message)
 
-    def _read(self, run_id: str) -> _Read:
+    def _read(self, run_id: str, within: float) -> _Read:
+        """One status read, whose request may take no longer than `within` (the time left before the timeout)."""
         try:
             with self.cancellation.interruptible():
-                return _Read(answer=self.client.get_run(self.target, run_id))
+                return _Read(answer=self.client.get_run(self.target, run_id, within=within))
         except ApiError as error:
             if error.status == 429:
                 pause = error.rate_limit.retry_delay(rate_limited=True)

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import functools
 import hmac
+import itertools
 import json
 import os
 import re
@@ -65,9 +66,13 @@ WORKFLOW_TYPES = ("sequential", "parallel")
 ROUTES = ("trigger", "get", "list", "abort")
 FAULT_KINDS = frozenset(
     {"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape", "garble"}
+    | {"endless", "huge", "drip"}
 )
 # Kinds that answer as if the request had been processed, so the run always exists.
-_PROCESSING_KINDS = frozenset({"delay", "empty", "not_json", "no_id", "truncated", "shape", "garble"})
+_PROCESSING_KINDS = frozenset(
+    {"delay", "empty", "not_json", "no_id", "truncated", "shape", "garble", "endless", "huge", "drip"}
+)
+HUGE_ANSWER_BYTES = 200 * 1024 * 1024
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
@@ -184,7 +189,9 @@ class Fault:
     body contains `match`, when given: how a test aims at one matrix leg of several).
 
     "truncated" cuts the real JSON answer in half; "shape" answers 200 with JSON of another shape; "html"
-    with status=200 is a sign-in page or captive portal answering in the API's place.
+    with status=200 is a sign-in page or captive portal answering in the API's place. Hostile answers to a
+    processed request: "endless" never ends (chunked, as fast as the client reads), "huge" is the real
+    answer padded to 200 MB of valid JSON, "drip" sends the real answer one byte every `delay` seconds.
 
     A matching fault decides the answer whatever the request held. For "trigger", the
     run is created (after the usual checks) when `create_first` is set or the kind is
@@ -418,6 +425,9 @@ class _Answer:
         self.reset = False  # with drop: an RST instead of an orderly close
         self.hold = 0.0  # with drop: seconds the connection stays open, unanswered, before it closes
         self.raw: bytes | None = None  # written to the socket itself, under any TLS: a corrupted stream
+        self.stream: Iterator[bytes] | None = None  # the body, written piece by piece; chunked when no length
+        self.length: int | None = None
+        self.pause = 0.0  # between pieces of a stream
         self.delay = 0.0
 
     @classmethod
@@ -434,6 +444,24 @@ class _Answer:
         if details is not None:
             error["details"] = dict(details)
         return cls.json(status, {"error": error})
+
+
+def _hostile(fault: Fault, processed: _Answer) -> _Answer:
+    """The real answer made endless, huge or dripping: valid JSON as far as it goes."""
+    answer = _Answer(processed.status, b"x")  # a body, so the content type stays
+    answer.headers = processed.headers
+    head, tail = b'{"padding": "', b'", ' + processed.body[1:]
+    block = b"x" * 65536
+    if fault.kind == "drip":
+        answer.length, answer.pause = len(processed.body), fault.delay
+        answer.stream = (processed.body[index : index + 1] for index in range(len(processed.body)))
+    elif fault.kind == "huge":
+        blocks = HUGE_ANSWER_BYTES // len(block)
+        answer.length = len(head) + blocks * len(block) + len(tail)
+        answer.stream = itertools.chain([head], itertools.repeat(block, blocks), [tail])
+    else:
+        answer.stream = itertools.chain([head], itertools.repeat(block))
+    return answer
 
 
 def _format_time(moment: datetime) -> str:
@@ -483,6 +511,7 @@ class NorthflankStandin:
         self.clock_offset = 0.0  # seconds the API's clock is ahead of ours (see shift_clock)
         # How the API keeps a run's arguments; a test may make it rewrite them (values as text, say).
         self.store_arguments: Callable[[dict[str, Any]], dict[str, Any]] = lambda arguments: arguments
+        self.new_run_id: Callable[[], str] = lambda: str(uuid.uuid4())  # a hostile API's ids, for a test
         self.tls: tuple[Path, Path] | None = None  # (certificate chain, key): serve https with them
         self.known_projects: set[str] | None = None
         self.known_pipelines: set[str] | None = None
@@ -706,6 +735,9 @@ class NorthflankStandin:
             assert processed is not None
             processed.delay = fault.delay
             return processed
+        if fault.kind in ("endless", "huge", "drip"):
+            assert processed is not None
+            return _hostile(fault, processed)
         if fault.kind == "empty":
             return _Answer(200)
         if fault.kind == "truncated":
@@ -856,7 +888,7 @@ class NorthflankStandin:
         in_flow = sum(1 for run in self._runs.values() if run.flow() == (project, pipeline, stage))
         run = _Run(
             seq=self._seq,
-            id=str(uuid.uuid4()),
+            id=self.new_run_id(),
             name=payload.get("name") or f"Run {in_flow + 1}",
             description=payload.get("description", ""),
             arguments=self.store_arguments(dict(payload.get("arguments", {}))),
@@ -1140,6 +1172,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if answer.delay > 0:
             time.sleep(answer.delay)
+        if answer.stream is not None:
+            with contextlib.suppress(OSError):
+                self._send_stream(answer, answer.stream)
+            return
         self._send(answer)
 
     def _read_body(self) -> bytes | None:
@@ -1178,6 +1214,26 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(answer.body)
         self.wfile.flush()
+
+    def _send_stream(self, answer: _Answer, pieces: Iterator[bytes]) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        if answer.length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(answer.length))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        for piece in pieces:
+            self.wfile.write(piece if answer.length is not None else b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            if answer.pause:
+                time.sleep(answer.pause)
+        if answer.length is None:
+            self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 

@@ -18,6 +18,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +137,8 @@ class ActionRun:
     outputs: dict[str, str]
     summary: str
     raw_outputs: str = field(repr=False, default="")
+    peak_memory: int = 0  # bytes of resident memory at the process's peak (finish(measure=True) only)
+    seconds: float = 0.0  # from start to exit (finish(measure=True) only)
 
     @property
     def errors(self) -> list[str]:
@@ -170,9 +174,15 @@ class StartedAction:
     env: dict[str, str]
     outputs_file: Path
     summary_file: Path
+    started: float = field(default_factory=time.monotonic)
 
-    def finish(self, timeout: float = 60) -> ActionRun:
-        stdout, stderr = self.process.communicate(timeout=timeout)
+    def finish(self, timeout: float = 60, *, measure: bool = False) -> ActionRun:
+        """Wait for the exit; `measure` also takes the process's own peak memory and run time (wait4)."""
+        peak, seconds = 0, 0.0
+        if measure:
+            stdout, stderr, peak, seconds = self._reap_measured(timeout)
+        else:
+            stdout, stderr = self.process.communicate(timeout=timeout)
         raw = self.outputs_file.read_text(encoding="utf-8")
         result = ActionRun(
             exit_code=self.process.returncode,
@@ -181,10 +191,55 @@ class StartedAction:
             outputs=parse_file_commands(raw),
             summary=self.summary_file.read_text(encoding="utf-8"),
             raw_outputs=raw,
+            peak_memory=peak,
+            seconds=seconds,
         )
         for variable in ("INPUT_API-TOKEN", "NORTHFLANK_API_TOKEN"):
             assert_token_not_leaked(result, self.env.get(variable, ""))
         return result
+
+    def _reap_measured(self, timeout: float) -> tuple[str, str, int, float]:
+        """Reap the process, noting its peak resident memory: VmHWM in /proc, read until it exits (the mark
+        only rises, so the last reading holds the peak but for the final moments). Not ru_maxrss: Linux
+        carries the parent's high-water mark across fork and exec into the child's, so it would report
+        pytest's own size whenever that is larger."""
+        captured: dict[str, str] = {}
+        streams = {"stdout": self.process.stdout, "stderr": self.process.stderr}
+        readers = [
+            threading.Thread(target=lambda name=name, stream=stream: captured.update({name: stream.read()}))
+            for name, stream in streams.items()
+            if stream is not None
+        ]
+        for reader in readers:
+            reader.start()
+        give_up = time.monotonic() + timeout
+        peak = 0
+        while True:
+            peak = max(peak, _resident_peak(self.process.pid))
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > give_up:
+                self.process.kill()
+                raise subprocess.TimeoutExpired(self.process.args, timeout)
+            time.sleep(0.02)
+        seconds = time.monotonic() - self.started
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        for reader in readers:
+            reader.join()
+        if not peak:  # no /proc: the upper bound is all there is
+            peak = usage.ru_maxrss * 1024
+        return captured.get("stdout", ""), captured.get("stderr", ""), peak, seconds
+
+
+def _resident_peak(pid: int) -> int:
+    """The process's peak resident memory in bytes (Linux's VmHWM), or 0 when it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else 0
 
 
 def start_action(

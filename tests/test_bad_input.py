@@ -106,7 +106,7 @@ def test_unknown_keys_in_the_request_file_are_named(
 
     assert result.exit_code == 1
     [error] = result.errors
-    assert "unknown key(s) 'stage'" in error
+    assert "1 unknown key(s), 'stage'" in error
     assert standin.requests == []
 
 

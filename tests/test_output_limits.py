@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Workflow, json_output
+from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Workflow, json_output, maskable_json
+from northflank_release.request import Target
+from northflank_release.summary import dry_run_summary
 from tests.northflank_standin import NorthflankStandin
 from tests.runner import run_action, trigger_bodies
 
@@ -57,3 +59,22 @@ def test_the_summary_is_cut_at_a_line_and_never_passes_one_mebibyte(tmp_path: Pa
     assert text.endswith("*The rest of this summary was cut: GitHub shows at most 1 MiB per step.*\n")
     before_note = text.rsplit("\n\n*The rest", 1)[0]
     assert before_note.rstrip("\n").endswith(" |")  # whole rows only
+
+
+def test_a_dry_run_summary_cut_at_the_limit_still_closes_its_code_block(tmp_path: Path) -> None:
+    """A body that fits the summary budget meets a summary already half full: the cut must not leave the
+    block open, or everything after it (the cut note, later steps' summaries) would render as code."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("# Earlier step\n" + "text\n" * 100_000, encoding="utf-8")
+    workflow = Workflow(in_actions=True, debug=False, environ={"GITHUB_STEP_SUMMARY": str(summary)})
+    body = maskable_json({"arguments": {f"ARG_{index:05d}": "<x>" * 30 for index in range(8000)}}, indent=2)
+
+    workflow.append_summary(dry_run_summary(Target("shop", "main", "staging"), body))
+
+    text = summary.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= SUMMARY_LIMIT_BYTES
+    assert "<pre>" not in text
+    fences = [line for line in text.splitlines() if line.startswith("```")]
+    assert fences[0] == "```json"
+    assert fences == ["```json", "```"]
+    assert text.endswith('",\n```\n\n\n*The rest of this summary was cut: GitHub shows at most 1 MiB per step.*\n')

@@ -20,11 +20,13 @@ class TimedClient(NorthflankClient):
     """The real client, noting the simulated time of each status read."""
 
     read_times: list[float]
+    budgets: list[float | None]  # the `within` each read was given
     clock: FakeClock
 
-    def get_run(self, target: Target, run_id: str) -> ApiAnswer:
+    def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
         self.read_times.append(self.clock.now)
-        return super().get_run(target, run_id)
+        self.budgets.append(within)
+        return super().get_run(target, run_id, within)
 
 
 def follow(
@@ -32,7 +34,7 @@ def follow(
 ) -> tuple[WaitResult, list[float]]:
     standin.plan = RunPlan(steps=[(0.0, "running"), (duration, "success")])
     client = TimedClient(standin.url, API_TOKEN_DEFAULT)
-    client.read_times, client.clock = [], clock
+    client.read_times, client.budgets, client.clock = [], [], clock
     run = run_from(client.trigger(TARGET, {"name": "Simulated run"}).data)
     assert run is not None
     waiter = Waiter(client, TARGET, PollPolicy(), Cancellation(), log=lambda _: None, clock=clock, sleep=clock.sleep)
@@ -77,6 +79,23 @@ def test_timeout_ends_with_a_read_at_the_deadline(simulated: NorthflankStandin, 
     assert result.reason == "timeout"
     assert clock.now == pytest.approx(95.0)
     assert reads[-1] == pytest.approx(95.0)
+
+
+def test_every_status_read_is_capped_by_the_time_left_before_the_timeout(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    simulated.plan = RunPlan(steps=[(0.0, "running"), (3600.0, "success")])
+    client = TimedClient(simulated.url, API_TOKEN_DEFAULT)
+    client.read_times, client.budgets, client.clock = [], [], clock
+    run = run_from(client.trigger(TARGET, {"name": "Simulated run"}).data)
+    assert run is not None
+    waiter = Waiter(client, TARGET, PollPolicy(), Cancellation(), log=lambda _: None, clock=clock, sleep=clock.sleep)
+
+    result = waiter.wait(str(run["id"]), 95.0, run)
+
+    assert result.reason == "timeout"
+    assert client.budgets == [pytest.approx(95.0 - at) for at in client.read_times]
+    assert client.budgets[-1] == pytest.approx(0.0)  # the last read still gets MIN_REQUEST_SECONDS (test_bounded)
 
 
 def test_persistent_read_errors_back_off_to_a_minute_and_only_the_timeout_ends_the_wait(
