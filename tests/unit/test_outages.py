@@ -119,9 +119,11 @@ def test_list_reads_during_an_outage_follow_a_capped_backoff(
     times: list[float] = []
     real_list_page = NorthflankClient.list_page
 
-    def timed_list_page(self: NorthflankClient, target: Target, params: dict[str, str]) -> Any:
+    def timed_list_page(
+        self: NorthflankClient, target: Target, params: dict[str, str], within: float | None = None
+    ) -> Any:
         times.append(clock.now)
-        return real_list_page(self, target, params)
+        return real_list_page(self, target, params, within)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(NorthflankClient, "list_page", timed_list_page)
