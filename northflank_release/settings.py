@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,56 +34,10 @@ from northflank_release.inputs import (
 )
 
 
-@dataclass(frozen=True)
-class Input:
-    """One documented input: its action.yml name, its variable, its default and meaning."""
-
-    name: str
-    env: str
-    default: str
-    help: str
-    required: bool = False
-
-
-INPUTS: tuple[Input, ...] = (
-    Input("api-token", "NORTHFLANK_API_TOKEN", "", "Northflank API token; pass a secret (not needed for a dry run)"),
-    Input("project-id", "NORTHFLANK_PROJECT_ID", "", "ID of the Northflank project", required=True),
-    Input("pipeline-id", "NORTHFLANK_PIPELINE_ID", "", "ID of the pipeline", required=True),
-    Input("stage", "NORTHFLANK_STAGE", "", "development, staging or production (any case)", required=True),
-    Input("team-id", "NORTHFLANK_TEAM_ID", "", "team ID, for organisation-scoped tokens (team route)"),
-    Input("name", "NORTHFLANK_RUN_NAME", "", "run name; derived from the ref and workflow run when empty"),
-    Input("description", "NORTHFLANK_RUN_DESCRIPTION", "", "run description; derived when empty"),
-    Input("arguments", "NORTHFLANK_ARGUMENTS", "", "JSON object, YAML mapping, or KEY=VALUE lines"),
-    Input("overrides", "NORTHFLANK_OVERRIDES", "", "JSON object or YAML mapping: node ref -> fields"),
-    Input(
-        "release-node-overrides",
-        "NORTHFLANK_RELEASE_NODE_OVERRIDES",
-        "",
-        "JSON object or YAML mapping: service id -> release node spec",
-    ),
-    Input("request-file", "NORTHFLANK_REQUEST_FILE", "", "JSON/YAML request body file; inputs override its keys"),
-    Input("wait", "NORTHFLANK_WAIT", "false", "wait until the run concludes; fail unless it succeeds"),
-    Input("timeout", "NORTHFLANK_TIMEOUT", "30m", "how long to wait (90s, 15m, 1h, or seconds), at most 6h"),
-    Input("poll-interval", "NORTHFLANK_POLL_INTERVAL", "10s", "base interval between status reads, at least 1s"),
-    Input(
-        "abort-on-timeout",
-        "NORTHFLANK_ABORT_ON_TIMEOUT",
-        "false",
-        "abort the run when waiting gives up (timeout or job cancelled)",
-    ),
-    Input("api-url", "NORTHFLANK_API_URL", "https://api.northflank.com", "API base URL"),
-    Input("dry-run", "NORTHFLANK_DRY_RUN", "false", "validate and print the request; send nothing"),
-)
-INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
-
-
 def input_variable(name: str) -> str:
     """The variable the runner sets for an input: `api-token` -> `INPUT_API-TOKEN` (Handler.cs)."""
     return "INPUT_" + name.replace(" ", "_").upper()
 
-
-# Both places a token can arrive from; each is masked before anything is printed.
-TOKEN_VARIABLES = (input_variable("api-token"), INPUTS_BY_NAME["api-token"].env)
 
 # CA bundles to trust instead of the default, in requests' own order, then OpenSSL's variable (which
 # requests alone ignores): self-hosted runners behind TLS inspection set one of these.
@@ -185,8 +139,10 @@ def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
 class _Reader:
     """Reads inputs one by one, turning each format error into a problem for that input."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], workspace: str, *, confined: bool) -> None:
         self.environ = environ
+        self.workspace = workspace  # where request-file is looked for
+        self.confined = confined  # inside Actions: request-file must stay in the workspace
         self.problems: list[InputProblem] = []
 
     def raw(self, name: str) -> str:
@@ -240,8 +196,13 @@ def shadowed_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> Settings:
     """Build Settings from the environment, or raise SettingsError listing every problem."""
-    reader = _Reader(environ)
-    token = reader.text("api-token")
+    reader = _Reader(
+        environ,
+        workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
+        confined=environ.get("GITHUB_ACTIONS") == "true",
+    )
+    values = {spec.field: spec.read(reader, spec.name) for spec in INPUTS}
+    token = values["api_token"]
     if token and not _TOKEN.fullmatch(token):
         # Never quote the token: say what is wrong with it instead.
         reader.problem(
@@ -249,52 +210,12 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
             "api-token contains spaces, line breaks or characters outside ASCII, which no Northflank token has: "
             "copy the token again into the secret",
         )
-    project_id = _read_id(reader, "project-id")
-    pipeline_id = _read_id(reader, "pipeline-id")
-    stage = reader.text("stage").lower()
-    if stage and stage not in STAGES:
-        reader.problem("stage", f"stage {stage!r} is not a pipeline stage: use development, staging or production")
-    team_id = _read_id(reader, "team-id")
-
-    wait = reader.parsed("wait", parse_boolean, False)
-    abort_on_timeout = reader.parsed("abort-on-timeout", parse_boolean, False)
-    dry_run = reader.parsed("dry-run", parse_boolean, False)
-    if not token and not dry_run:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
+    if not token and not values["dry_run"]:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
         reader.problem(
             "api-token", "api-token is required unless dry-run is true: set it in `with:` (or NORTHFLANK_API_TOKEN)"
         )
-    timeout = reader.parsed("timeout", parse_duration, 1800.0)
-    if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
-        reader.problem("timeout", f"timeout must be above 0 and at most 6h (a job's own limit), not {timeout:g}s")
-    poll_interval = reader.parsed("poll-interval", parse_duration, 10.0)
-    if poll_interval < 1:
-        reader.problem("poll-interval", f"poll-interval must be at least 1s, not {poll_interval:g}s")
-
-    api_url = _read_api_url(reader)
-    request_file = _read_request_file(
-        reader,
-        workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
-        confined=environ.get("GITHUB_ACTIONS") == "true",
-    )
-
     settings = Settings(
-        api_token=token,
-        project_id=project_id,
-        pipeline_id=pipeline_id,
-        stage=stage,
-        team_id=team_id,
-        run_name=reader.text("name"),
-        run_description=reader.text("description"),
-        arguments=reader.mapping("arguments", parse_arguments),
-        overrides=reader.mapping("overrides", parse_json_or_yaml_object),
-        release_node_overrides=reader.mapping("release-node-overrides", parse_json_or_yaml_object),
-        request_file=request_file,
-        wait=wait,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        abort_on_timeout=abort_on_timeout,
-        api_url=api_url,
-        dry_run=dry_run,
+        **values,
         http_timeout=_read_tuning(environ, reader, HTTP_TIMEOUT_ENV, 30.0),
         trigger_retry_seconds=_read_tuning(environ, reader, TRIGGER_RETRY_SECONDS_ENV, 120.0),
         ca_bundle=_read_ca_bundle(environ, reader),
@@ -315,19 +236,19 @@ def _read_id(reader: _Reader, name: str) -> str:
     return value
 
 
-def _read_api_url(reader: _Reader) -> str:
-    api_url = read_api_url(reader.text("api-url"))
+def _read_api_url(reader: _Reader, name: str) -> str:
+    api_url = read_api_url(reader.text(name))
     if api_url.problem:
-        reader.problem("api-url", api_url.problem)
+        reader.problem(name, api_url.problem)
     return api_url.url
 
 
-def _read_request_file(reader: _Reader, workspace: str, confined: bool) -> dict[str, Any] | None:
-    value = reader.text("request-file")
+def _read_request_file(reader: _Reader, name: str) -> dict[str, Any] | None:
+    value = reader.text(name)
     if not value:
         return None
-    path = os.path.join(workspace, value)
-    if confined and not is_inside(path, workspace):
+    path = os.path.join(reader.workspace, value)
+    if reader.confined and not is_inside(path, reader.workspace):
         # Whoever can steer this input (a workflow_dispatch input, a file a pull request adds) must not be
         # able to make the action read the container's or a mount's files into the log.
         reader.problem(
@@ -421,3 +342,133 @@ def _read_tuning(environ: Mapping[str, str], reader: _Reader, variable: str, def
         reader.problems.append(InputProblem(variable, f"{variable} must be above 0"))
         return default
     return seconds
+
+
+# --- The catalogue: one entry per input ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input, everything about it but its action.yml declaration: the variable it can also come from, the
+    Settings field it fills, how it is read and checked (problems go to the reader), its default, its
+    --help line. tests/test_action_contract.py keeps this catalogue and action.yml equal."""
+
+    name: str
+    env: str
+    field: str
+    read: Callable[[_Reader, str], Any]
+    help: str
+    default: str = ""
+    required: bool = False
+
+
+def _text(reader: _Reader, name: str) -> str:
+    return reader.text(name)
+
+
+def _boolean(reader: _Reader, name: str) -> bool:
+    value: bool = reader.parsed(name, parse_boolean, False)
+    return value
+
+
+def _stage(reader: _Reader, name: str) -> str:
+    stage = reader.text(name).lower()
+    if stage and stage not in STAGES:
+        reader.problem(name, f"stage {stage!r} is not a pipeline stage: use development, staging or production")
+    return stage
+
+
+def _timeout(reader: _Reader, name: str) -> float:
+    timeout: float = reader.parsed(name, parse_duration, 1800.0)
+    if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+        reader.problem(name, f"timeout must be above 0 and at most 6h (a job's own limit), not {timeout:g}s")
+    return timeout
+
+
+def _poll_interval(reader: _Reader, name: str) -> float:
+    interval: float = reader.parsed(name, parse_duration, 10.0)
+    if interval < 1:
+        reader.problem(name, f"poll-interval must be at least 1s, not {interval:g}s")
+    return interval
+
+
+def _arguments(reader: _Reader, name: str) -> dict[str, Any] | None:
+    return reader.mapping(name, parse_arguments)
+
+
+def _mapping(reader: _Reader, name: str) -> dict[str, Any] | None:
+    return reader.mapping(name, parse_json_or_yaml_object)
+
+
+INPUTS: tuple[Input, ...] = (
+    Input(
+        "api-token",
+        "NORTHFLANK_API_TOKEN",
+        "api_token",
+        _text,
+        "Northflank API token; pass a secret (not needed for a dry run)",
+    ),
+    Input("project-id", "NORTHFLANK_PROJECT_ID", "project_id", _read_id, "ID of the Northflank project", required=True),
+    Input("pipeline-id", "NORTHFLANK_PIPELINE_ID", "pipeline_id", _read_id, "ID of the pipeline", required=True),
+    Input("stage", "NORTHFLANK_STAGE", "stage", _stage, "development, staging or production (any case)", required=True),
+    Input("team-id", "NORTHFLANK_TEAM_ID", "team_id", _read_id, "team ID, for organisation-scoped tokens (team route)"),
+    Input(
+        "name", "NORTHFLANK_RUN_NAME", "run_name", _text, "run name; derived from the ref and workflow run when empty"
+    ),
+    Input("description", "NORTHFLANK_RUN_DESCRIPTION", "run_description", _text, "run description; derived when empty"),
+    Input(
+        "arguments", "NORTHFLANK_ARGUMENTS", "arguments", _arguments, "JSON object, YAML mapping, or KEY=VALUE lines"
+    ),
+    Input(
+        "overrides", "NORTHFLANK_OVERRIDES", "overrides", _mapping, "JSON object or YAML mapping: node ref -> fields"
+    ),
+    Input(
+        "release-node-overrides",
+        "NORTHFLANK_RELEASE_NODE_OVERRIDES",
+        "release_node_overrides",
+        _mapping,
+        "JSON object or YAML mapping: service id -> release node spec",
+    ),
+    Input(
+        "request-file",
+        "NORTHFLANK_REQUEST_FILE",
+        "request_file",
+        _read_request_file,
+        "JSON/YAML request body file; inputs override its keys",
+    ),
+    Input(
+        "wait", "NORTHFLANK_WAIT", "wait", _boolean, "wait until the run concludes; fail unless it succeeds", "false"
+    ),
+    Input(
+        "timeout",
+        "NORTHFLANK_TIMEOUT",
+        "timeout",
+        _timeout,
+        "how long to wait (90s, 15m, 1h, or seconds), at most 6h",
+        "30m",
+    ),
+    Input(
+        "poll-interval",
+        "NORTHFLANK_POLL_INTERVAL",
+        "poll_interval",
+        _poll_interval,
+        "base interval between status reads, at least 1s",
+        "10s",
+    ),
+    Input(
+        "abort-on-timeout",
+        "NORTHFLANK_ABORT_ON_TIMEOUT",
+        "abort_on_timeout",
+        _boolean,
+        "abort the run when waiting gives up (timeout or job cancelled)",
+        "false",
+    ),
+    Input("api-url", "NORTHFLANK_API_URL", "api_url", _read_api_url, "API base URL", "https://api.northflank.com"),
+    Input(
+        "dry-run", "NORTHFLANK_DRY_RUN", "dry_run", _boolean, "validate and print the request; send nothing", "false"
+    ),
+)
+INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
+
+# Both places a token can arrive from; each is masked before anything is printed.
+TOKEN_VARIABLES = (input_variable("api-token"), INPUTS_BY_NAME["api-token"].env)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from northflank_release.settings import INPUTS
+from northflank_release.settings import INPUTS, Settings
 from tests.northflank_standin import NorthflankStandin
 from tests.runner import ACTION, run_action
 
@@ -18,6 +19,17 @@ def test_every_input_maps_to_the_variable_the_code_reads_with_the_same_default()
         assert bool(declared[spec.name].get("required", False)) == spec.required, spec.name
         assert declared[spec.name]["description"].strip()
     assert set(ACTION["runs"]["env"]) == {spec.env for spec in INPUTS}
+
+
+def test_each_input_fills_its_own_settings_field() -> None:
+    """Adding an input is action.yml plus one catalogue entry: the entry names the field it fills."""
+    fields = [spec.field for spec in INPUTS]
+    assert len(set(fields)) == len(fields)
+    assert set(fields) == {f.name for f in dataclasses.fields(Settings)} - {
+        "http_timeout",
+        "trigger_retry_seconds",
+        "ca_bundle",
+    }
 
 
 def test_the_token_goes_in_through_env_never_args() -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = [ROOT / ".ci" / "run", *sorted(p for p in (ROOT / "scripts").iterdir() if p.is_file())]
+# The shell scripts: a Python script's text may name an apt command in a hint, but none runs one.
+SCRIPTS = [ROOT / ".ci" / "run", *sorted(p for p in (ROOT / "scripts").iterdir() if p.is_file() and p.suffix != ".py")]
 HELPER = ROOT / "scripts" / "apt.sh"
 
 pytestmark = pytest.mark.skipif(
