@@ -24,7 +24,7 @@ JSON_OUTPUT_LIMIT_BYTES = 256 * 1024  # response and request, each; written twic
 _CUT_NOTE = "\n\n*The rest of this summary was cut: GitHub shows at most 1 MiB per step.*\n"
 
 
-class Workflow:
+class Runner:
     """Talks to the runner when running in GitHub Actions, and to a human terminal otherwise."""
 
     def __init__(self, *, in_actions: bool, debug: bool, environ: Mapping[str, str] | None = None) -> None:

@@ -11,15 +11,14 @@ import sys
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.cli import CommandLineError, parse_command_line
-from northflank_release.github import Workflow, json_output, maskable_json
+from northflank_release.context import GitHubContext, read_github_context
+from northflank_release.github import Runner, json_output, maskable_json
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
     TOKEN_VARIABLES,
-    GitHubContext,
     InputProblem,
     Settings,
     SettingsError,
-    read_github_context,
     read_settings,
     shadowed_variables,
 )
@@ -36,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     environ = {**os.environ, **flags}
     context = read_github_context(environ)
-    workflow = Workflow(in_actions=context.in_actions, debug=context.debug, environ=environ)
+    runner = Runner(in_actions=context.in_actions, debug=context.debug, environ=environ)
     for token in {environ.get(variable, "").strip() for variable in TOKEN_VARIABLES}:  # before anything is printed
-        workflow.mask(token)
+        runner.mask(token)
     for variable, input_name in shadowed_variables(environ):
-        workflow.warning(
+        runner.warning(
             f"{variable} is set in the workflow's or job's env and differs from the action's {input_name} input; "
             f"using the input (what `with:` says). Remove {variable} from env: to silence this.",
             title=f"{variable} ignored",
@@ -51,22 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         settings, request, problems = load(environ, context)
         if problems or request is None:
             for problem in problems:
-                workflow.error(problem.message, title=f"Invalid input: {problem.input}")
-            workflow.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
+                runner.error(problem.message, title=f"Invalid input: {problem.input}")
+            runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
             return 1
-        workflow.set_outputs({"run-name": request.name, "request": json_output(request.body)})
+        runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
         if settings.dry_run:
-            show_dry_run(workflow, settings, request)
+            show_dry_run(runner, settings, request)
             return 0
         # requests loads only here: a dry run or a bad input never pays for an HTTP library.
         from northflank_release.release import Release
 
-        return Release(settings, request, workflow, cancellation).run()
+        return Release(settings, request, runner, cancellation).run()
     except Cancelled as cancelled:
-        workflow.error(NOTHING_SENT, title="Cancelled")
+        runner.error(NOTHING_SENT, title="Cancelled")
         return cancelled.exit_code
     except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
-        workflow.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
+        runner.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
         return 1
 
 
@@ -84,9 +83,9 @@ def load(environ: dict[str, str], context: GitHubContext) -> tuple[Settings, Run
         return settings, None, problems + [p for p in error.problems if p.input not in seen]
 
 
-def show_dry_run(workflow: Workflow, settings: Settings, request: RunRequest) -> None:
+def show_dry_run(runner: Runner, settings: Settings, request: RunRequest) -> None:
     pretty = maskable_json(request.body, indent=2)
-    workflow.info(f"Dry run: would POST {settings.api_url}{request.target.runs_path} with this body:")
+    runner.info(f"Dry run: would POST {settings.api_url}{request.target.runs_path} with this body:")
     for line in pretty.splitlines():
-        workflow.info(line)
-    workflow.append_summary(dry_run_summary(request.target, pretty))
+        runner.info(line)
+    runner.append_summary(dry_run_summary(request.target, pretty))

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
-from northflank_release.github import Workflow, json_output
+from northflank_release.github import Runner, json_output
 from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
@@ -21,22 +21,22 @@ ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`
 
 
 class Release:
-    def __init__(self, settings: Settings, request: RunRequest, workflow: Workflow, cancellation: Cancellation):
+    def __init__(self, settings: Settings, request: RunRequest, runner: Runner, cancellation: Cancellation):
         self.settings = settings
         self.request = request
         self.target = request.target
-        self.workflow = workflow
+        self.runner = runner
         self.cancellation = cancellation
         self.client = NorthflankClient(
             settings.api_url,
             settings.api_token,
             read_timeout=settings.http_timeout,
-            debug=workflow.debug,
+            debug=runner.debug,
             ca_bundle=settings.ca_bundle,
         )
 
     def run(self) -> int:
-        self.workflow.info(
+        self.runner.info(
             f"Triggering the {self.target.stage} release flow of pipeline {self.target.pipeline_id}: "
             f"{self.request.name!r}"
         )
@@ -44,18 +44,18 @@ class Release:
             self.client,
             self.target,
             RetryPolicy(max_seconds=self.settings.trigger_retry_seconds),
-            log=self.workflow.info,
+            log=self.runner.info,
             sleep=self.interruptible_sleep,
             check_cancelled=self.cancellation.check,
         )
         try:
             result = trigger.run(self.request.body, identifiable=self.request.identifiable)
         except TriggerFailed as failed:
-            self.workflow.error(str(failed), title="The release flow was not triggered")
+            self.runner.error(str(failed), title="The release flow was not triggered")
             return 1
         except Cancelled as cancelled:
             sent = trigger.requests_sent
-            self.workflow.error(
+            self.runner.error(
                 NOTHING_SENT
                 if sent == 0
                 else f"The job was cancelled while triggering, after {sent} request(s) whose answers were lost "
@@ -64,13 +64,13 @@ class Release:
             )
             return cancelled.exit_code
         for note in result.notes:
-            self.workflow.warning(note, title="Run id unknown")
+            self.runner.warning(note, title="Run id unknown")
         run = result.run
         if result.run_id and not (run or {}).get("status"):
             run = self.read_once(result.run_id) or run
         self.publish(run, result.run_id)
-        self.workflow.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
-        self.workflow.append_summary(
+        self.runner.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
+        self.runner.append_summary(
             trigger_summary(self.target, run, result.run_id, self.request.name, self.settings.api_url)
         )
         if self.cancellation.signum is not None:
@@ -79,7 +79,7 @@ class Release:
         if not self.settings.wait:
             return 0
         if not result.run_id:
-            self.workflow.error("Cannot wait for the run: its id is unknown.", title="Cannot wait for the run")
+            self.runner.error("Cannot wait for the run: its id is unknown.", title="Cannot wait for the run")
             return 1
         return self.wait(result.run_id, run)
 
@@ -89,13 +89,13 @@ class Release:
             self.target,
             PollPolicy(interval=self.settings.poll_interval),
             self.cancellation,
-            log=self.workflow.info,
-            warn=lambda text: self.workflow.warning(text, title="Northflank API unreachable"),
-            notice=lambda text: self.workflow.notice(text, title="Northflank API back"),
+            log=self.runner.info,
+            warn=lambda text: self.runner.warning(text, title="Northflank API unreachable"),
+            notice=lambda text: self.runner.notice(text, title="Northflank API back"),
         )
         title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.request.name!r}"
         try:
-            with self.workflow.group(title):
+            with self.runner.group(title):
                 result = waiter.wait(run_id, self.settings.timeout, run)
         except Cancelled as cancelled:
             return self.cancelled(run_id, waiter.last_run, cancelled)
@@ -106,19 +106,19 @@ class Release:
             aborted = self.abort(run_id, ABORT_TIMEOUT_AFTER_WAIT)
             run = aborted or run
         self.publish(run, run_id)
-        self.workflow.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
+        self.runner.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
         return self.verdict(result, status_when_waiting_ended, run, aborted is not None)
 
     def verdict(self, result: WaitResult, status: str, run: dict[str, Any] | None, aborted: bool) -> int:
         elapsed = format_duration(result.elapsed)
         if result.reason == "concluded" and status == "success":
-            self.workflow.info(f"The release flow run succeeded after {elapsed}.")
+            self.runner.info(f"The release flow run succeeded after {elapsed}.")
             return 0
         if result.reason == "concluded":
             failed = failed_nodes(run)  # the one that failed first, first
             detail = "; ".join(f"{node.name}: {node.error or node.status}" for node in failed[:5])
             detail += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-            self.workflow.error(
+            self.runner.error(
                 f"The release flow run ended with status {status} after {elapsed}"
                 + (f". Failed: {detail}" if detail else ". No node reported an error; see the run in Northflank."),
                 title=f"Release {status}",
@@ -133,12 +133,12 @@ class Release:
                 aftermath = " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
             limit = format_duration(self.settings.timeout)
             outage = f" {result.message}" if result.message else ""
-            self.workflow.error(
+            self.runner.error(
                 f"The run is still {status} after {limit} (timeout).{outage}{aftermath}",
                 title="Timed out waiting for the release",
             )
             return 1
-        self.workflow.error(result.message, title="Stopped waiting for the release")
+        self.runner.error(result.message, title="Stopped waiting for the release")
         return 1
 
     def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled, waiting: bool = True) -> int:
@@ -149,7 +149,7 @@ class Release:
             note = " The run was aborted." if aborted else " Aborting the run failed; it may go on in Northflank."
         self.publish(run, run_id)
         when = "while waiting" if waiting else "as the run was triggered"
-        self.workflow.error(
+        self.runner.error(
             f"The job was cancelled ({cancelled}) {when}; the run was {run_state(run).status}.{note}",
             title="Cancelled while waiting for the release" if waiting else "Cancelled",
         )
@@ -161,12 +161,12 @@ class Release:
         try:
             answer = self.client.abort_run(self.target, run_id, timeout=timeout)
         except (ApiError, UnexpectedAnswer) as error:
-            self.workflow.warning(str(error), title="Could not abort the run")
+            self.runner.warning(str(error), title="Could not abort the run")
             return None
         except Exception as error:  # noqa: BLE001 - an abort is best effort while the job ends
-            self.workflow.warning(error.__class__.__name__, title="Could not abort the run")
+            self.runner.warning(error.__class__.__name__, title="Could not abort the run")
             return None
-        self.workflow.info(f"Asked Northflank to abort run {run_id}.")
+        self.runner.info(f"Asked Northflank to abort run {run_id}.")
         run = run_from(answer.data)
         if run is not None and not run.get("status"):
             run = {**run, "status": "aborting"}
@@ -183,7 +183,7 @@ class Release:
             return None
 
     def publish(self, run: dict[str, Any] | None, run_id: str) -> None:
-        self.workflow.set_outputs(run_outputs(run, run_id, self.request.name))
+        self.runner.set_outputs(run_outputs(run, run_id, self.request.name))
 
 
 def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:

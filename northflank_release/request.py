@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from northflank_release.context import GitHubContext
 from northflank_release.inputs import json_kind, show_key, show_keys
-from northflank_release.settings import INPUTS_BY_NAME, GitHubContext, InputProblem, Settings
+from northflank_release.settings import INPUTS_BY_NAME, InputProblem, Settings
 from northflank_release.text import utf16_length
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"

@@ -1,7 +1,7 @@
 """The environment, read once into typed, immutable settings.
 
-This is the only module that reads INPUT_*, NORTHFLANK_* and GITHUB_* variables. Every problem with them
-is collected (not just the first) so a user fixes all their inputs in one go.
+This module reads the action's inputs (INPUT_*, NORTHFLANK_*); context.py reads what the run says about
+itself (GITHUB_*). Every problem is collected (not just the first) so a user fixes all their inputs in one go.
 
 Where an input comes from, as GitHub's runner really behaves (actions/runner):
 - src/Runner.Worker/ActionRunner.cs fills every declared input from `with:` or its action.yml default, and
@@ -80,23 +80,6 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
-class GitHubContext:
-    """What the workflow run tells about itself; every field may be empty outside GitHub."""
-
-    repository: str = ""
-    ref_name: str = ""
-    ref_type: str = ""
-    sha: str = ""
-    workflow: str = ""
-    run_id: str = ""
-    run_number: str = ""
-    run_attempt: str = ""
-    job: str = ""
-    in_actions: bool = False
-    debug: bool = False
-
-
-@dataclass(frozen=True)
 class Settings:
     api_token: str = field(repr=False)
     project_id: str
@@ -118,22 +101,6 @@ class Settings:
     http_timeout: float
     trigger_retry_seconds: float
     ca_bundle: str = ""
-
-
-def read_github_context(environ: Mapping[str, str]) -> GitHubContext:
-    return GitHubContext(
-        repository=environ.get("GITHUB_REPOSITORY", ""),
-        ref_name=environ.get("GITHUB_REF_NAME", ""),
-        ref_type=environ.get("GITHUB_REF_TYPE", ""),
-        sha=environ.get("GITHUB_SHA", ""),
-        workflow=environ.get("GITHUB_WORKFLOW", ""),
-        run_id=environ.get("GITHUB_RUN_ID", ""),
-        run_number=environ.get("GITHUB_RUN_NUMBER", ""),
-        run_attempt=environ.get("GITHUB_RUN_ATTEMPT", ""),
-        job=environ.get("GITHUB_JOB", ""),
-        in_actions=environ.get("GITHUB_ACTIONS") == "true",
-        debug=environ.get("RUNNER_DEBUG") == "1",
-    )
 
 
 class _Reader:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from northflank_release.context import GitHubContext
 from northflank_release.files import FileRefused, is_inside, read_regular_file
 from northflank_release.main import load
-from northflank_release.settings import MAX_REQUEST_FILE_BYTES, MAX_REQUEST_YAML_BYTES, GitHubContext
+from northflank_release.settings import MAX_REQUEST_FILE_BYTES, MAX_REQUEST_YAML_BYTES
 from tests.northflank_standin import NorthflankStandin
 from tests.runner import ActionRun, run_action
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from northflank_release.context import GitHubContext
 from northflank_release.inputs import InputFormatError, parse_arguments, parse_boolean, parse_duration
 from northflank_release.main import load
 from northflank_release.request import (
@@ -19,7 +20,7 @@ from northflank_release.request import (
     name_problem,
     suggest_name,
 )
-from northflank_release.settings import INPUTS, GitHubContext
+from northflank_release.settings import INPUTS
 from tests.northflank_standin import ecma_fullmatch
 
 SCHEMA_NAME = r"^[a-zA-Z]((-|\s)?[a-zA-Z0-9]+((-|\s)[a-zA-Z0-9]+)*)?$"

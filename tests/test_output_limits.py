@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Workflow, json_output, maskable_json
+from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Runner, json_output, maskable_json
 from northflank_release.request import Target
 from northflank_release.summary import dry_run_summary
 from tests.northflank_standin import NorthflankStandin
@@ -47,11 +47,11 @@ def test_json_output_leaves_small_values_alone() -> None:
 def test_the_summary_is_cut_at_a_line_and_never_passes_one_mebibyte(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("# Earlier\n", encoding="utf-8")
-    workflow = Workflow(in_actions=True, debug=False, environ={"GITHUB_STEP_SUMMARY": str(summary)})
+    runner = Runner(in_actions=True, debug=False, environ={"GITHUB_STEP_SUMMARY": str(summary)})
     rows = "".join(f"| node-{index} | ✅ success |\n" for index in range(60000))
 
-    workflow.append_summary(rows)
-    workflow.append_summary("## Appended after the cut\n")
+    runner.append_summary(rows)
+    runner.append_summary("## Appended after the cut\n")
 
     text = summary.read_text(encoding="utf-8")
     assert len(text.encode("utf-8")) <= SUMMARY_LIMIT_BYTES
@@ -66,10 +66,10 @@ def test_a_dry_run_summary_cut_at_the_limit_still_closes_its_code_block(tmp_path
     block open, or everything after it (the cut note, later steps' summaries) would render as code."""
     summary = tmp_path / "summary.md"
     summary.write_text("# Earlier step\n" + "text\n" * 100_000, encoding="utf-8")
-    workflow = Workflow(in_actions=True, debug=False, environ={"GITHUB_STEP_SUMMARY": str(summary)})
+    runner = Runner(in_actions=True, debug=False, environ={"GITHUB_STEP_SUMMARY": str(summary)})
     body = maskable_json({"arguments": {f"ARG_{index:05d}": "<x>" * 30 for index in range(8000)}}, indent=2)
 
-    workflow.append_summary(dry_run_summary(Target("shop", "main", "staging"), body))
+    runner.append_summary(dry_run_summary(Target("shop", "main", "staging"), body))
 
     text = summary.read_text(encoding="utf-8")
     assert len(text.encode("utf-8")) <= SUMMARY_LIMIT_BYTES
