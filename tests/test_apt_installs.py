@@ -1,4 +1,5 @@
-"""Every Debian install that .ci/run and scripts/ may ask for is one apt accepts on this machine.
+"""Every Debian install the scripts may ask for (scripts/test-machine.sh, scripts/docker-engine.sh) is one apt
+accepts on this machine.
 
 The sets are read from the scripts themselves (scripts/apt.sh's install_unless_found calls), then simulated
 with `apt-get install -s`, which resolves dependencies and conflicts exactly as the real install would,
@@ -79,7 +80,7 @@ def test_every_apt_get_install_goes_through_the_one_helper() -> None:
 def test_the_scripts_declare_each_tool_on_its_own() -> None:
     installs = _all_installs()
     where = {i.where.split(":")[0] for i in installs}
-    assert {".ci/run", "scripts/docker-engine.sh"} <= where
+    assert {"scripts/test-machine.sh", "scripts/docker-engine.sh"} <= where
     by_tool = {i.commands[0]: i.packages for i in installs}
     # npm is never asked for in the same set as Chromium: one refusal must not take the other down.
     assert by_tool["npm"] == ("npm",)
