@@ -275,7 +275,9 @@ def test_ci_self_test_job_passes(act_image: str, standin: NorthflankStandin, tmp
 
 
 def _readme_yaml_blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    """The YAML blocks of the users' documentation: README.md and the pages under docs/ it links to."""
+    pages = [README, *sorted((harness.REPO_ROOT / "docs").glob("*.md"))]
+    return [block for page in pages for block in re.findall(r"```yaml\n(.*?)```", page.read_text("utf-8"), re.DOTALL)]
 
 
 def _readme_fragment(marker: str) -> str:
