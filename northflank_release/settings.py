@@ -318,7 +318,7 @@ def _read_tuning(environ: Mapping[str, str], reader: _Reader, variable: str, def
 class Input:
     """One input, everything about it but its action.yml declaration: the variable it can also come from, the
     Settings field it fills, how it is read and checked (problems go to the reader), its default, its
-    --help line. tests/test_action_contract.py keeps this catalogue and action.yml equal."""
+    --help line. tests/e2e/test_action_contract.py keeps this catalogue and action.yml equal."""
 
     name: str
     env: str

@@ -9,7 +9,7 @@
 #
 # One decision per tool, because apt refuses a whole set for one bad member: this kind of machine gets
 # Node.js from NodeSource with npm bundled, Debian's npm conflicts with it, and asking for npm beside
-# Chromium made apt refuse Chromium too (issue 16). tests/test_apt_installs.py reads every
+# Chromium made apt refuse Chromium too (issue 16). tests/repo/test_apt_installs.py reads every
 # install_unless_found call in .ci/run and scripts/ and simulates it (apt-get install -s) on the machine
 # running the tests, so keep each call on one line and its arguments literal.
 

@@ -38,9 +38,9 @@ from northflank_release.northflank import NorthflankClient, run_from  # noqa: E4
 from northflank_release.request import Target  # noqa: E402
 from northflank_release.settings import read_settings  # noqa: E402
 from northflank_release.waiting import PollPolicy, Waiter  # noqa: E402
-from tests.image_build import proxy_build_args  # noqa: E402
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
-from tests.runner import GITHUB_CONTEXT, input_variables, runs_env  # noqa: E402
+from testing.image_build import proxy_build_args  # noqa: E402
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
+from testing.runner import GITHUB_CONTEXT, input_variables, runs_env  # noqa: E402
 
 ENTRYPOINT = REPO / "entrypoint.py"
 WARMUPS = 2
@@ -719,7 +719,7 @@ def compressed_bytes(registry: str, repository: str, tag: str) -> tuple[int, int
 
 def bench_prebuilt(report: Report) -> None:
     heading("5. Prebuilt image vs building: the action step, from an empty image store to its exit")
-    from tests.release_rehearsal import DOCKER_REGISTRY, LocalRegistry
+    from testing.release_rehearsal import DOCKER_REGISTRY, LocalRegistry
 
     shared = docker_client()
     missing = [path for path in (DOCKER_REGISTRY, DOCKERD) if not Path(path).is_file()]

@@ -9,9 +9,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import flows  # noqa: E402
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
-from tests.runner import run_action  # noqa: E402
+from testing import flows  # noqa: E402
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan  # noqa: E402
+from testing.runner import run_action  # noqa: E402
 
 
 def main() -> int:

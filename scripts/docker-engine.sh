@@ -346,7 +346,7 @@ ARM64_TARBALL="$DIR/python-3.12-slim-standin-arm64.tar"
 
 # Written when qemu-aarch64 cannot be made to work here (no binfmt_misc mount, no permission): the
 # rehearsal then builds and tests amd64 only and skips arm64 with this file's reason, even under CI=true.
-# Removed whenever registration succeeds. tests/release_rehearsal.py reads it.
+# Removed whenever registration succeeds. testing/release_rehearsal.py reads it.
 NO_ARM64="$DIR/arm64-unavailable"
 BINFMT="${NF_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}"
 QEMU_AARCH64_CONF="${NF_QEMU_AARCH64_CONF:-/usr/lib/binfmt.d/qemu-aarch64.conf}"

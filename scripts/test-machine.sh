@@ -28,7 +28,7 @@ else
   # The release rehearsal: docker-registry, buildah, qemu-user-static and the arm64 stand-in rootfs.
   scripts/docker-engine.sh release-tools
   # The summary rendering tests draw the summary in Chromium with an emoji font, and mermaid comes from
-  # npm (pinned by tests/browser). npm usually comes with the machine's Node.js (NodeSource), and Debian's
+  # npm (pinned by testing/browser). npm usually comes with the machine's Node.js (NodeSource), and Debian's
   # npm conflicts with that Node.js, so each tool is installed only when missing (scripts/apt.sh).
   # shellcheck source=scripts/apt.sh
   source scripts/apt.sh

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from testing.clock import FakeClock
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 # CI explores the same examples on every run, so a submission cannot fail on a draw of luck; local runs
 # explore new ones each time (and remember failures in .hypothesis/).
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("local", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
+
+
+# Each folder is a tier, and its tests carry its marker (`pytest -m unit`, `-m "not container and not act"`):
+# tests/README.md says what goes where.
+TIERS = ("unit", "e2e", "container", "act", "release", "repo")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.relative_to(Path(__file__).parent).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture
@@ -35,19 +48,6 @@ def inputs(standin: NorthflankStandin) -> dict[str, str]:
         "arguments": "VERSION=v1.4.0\nCOMMIT=4f2a9c1",
         "api-url": standin.url,
     }
-
-
-@dataclass
-class FakeClock:
-    """A clock tests advance by hand; `sleep` advances it instead of waiting."""
-
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
+from testing.northflank_standin import NorthflankStandin, RecordedRequest
 from tests.act.harness import ActResult
-from tests.northflank_standin import NorthflankStandin, RecordedRequest
 
 _STAGE = re.compile(r"/release-flows/(?P<stage>[^/]+)/runs$")
 

@@ -174,8 +174,8 @@ def build_action_image(tag: str = IMAGE_TAG) -> str:
     """Build the repo's Dockerfile with host networking (act's own build gets no network here)."""
     import docker.errors
 
-    from tests.image_build import build_action_image as build
-    from tests.image_build import build_log_tail
+    from testing.image_build import build_action_image as build
+    from testing.image_build import build_log_tail
 
     client = _docker_client()
     try:

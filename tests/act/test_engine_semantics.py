@@ -9,7 +9,7 @@ Where act differs from GitHub's runner in a way that matters to us (evidence: ea
    an action that reads `NORTHFLANK_*`. act merges `runs.env` over the step's env (nektos/act
    pkg/runner/action.go, `evalDockerArgs`: `mergeIntoMap(step, step.getEnv(), action.Runs.Env)`), so
    under act `with:` wins either way. test_with_beats_a_job_env_of_the_same_setting therefore cannot
-   catch that runner defect; tests/runner.py emulates the runner's order for it.
+   catch that runner defect; testing/runner.py emulates the runner's order for it.
 2. Workflow commands with an empty property list. github-action-utils writes `::add-mask ::VALUE`,
    `::debug ::text`, `::stop-commands ::TOKEN`, `::group ::title` (a space, then no properties). The
    runner accepts that (src/Runner.Common/ActionCommand.cs, `TryParseV2`: the name ends at the first
@@ -35,9 +35,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 from tests.act import harness
 from tests.act.checks import assert_token_absent, body_of, stage_of, trigger_posts
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 
 SECRETS = {"NORTHFLANK_API_TOKEN": API_TOKEN_DEFAULT}
 TAG_PUSH = {"ref": "refs/tags/v1.4.0"}
@@ -265,7 +265,7 @@ jobs:
 
 def test_with_beats_a_job_env_of_the_same_setting(act_image: str, standin: NorthflankStandin, tmp_path: Path) -> None:
     # Under act this holds whichever variables the action reads (see 1. above); on GitHub's runner
-    # only when it reads INPUT_*, which tests/runner.py covers.
+    # only when it reads INPUT_*, which testing/runner.py covers.
     result = _run(JOB_ENV_BESIDE_WITH, standin, tmp_path, act_image)
 
     assert result.exit_code == 0, result.log[-4000:]
@@ -343,7 +343,7 @@ def test_api_text_forges_no_outputs_or_commands_under_act(
 ) -> None:
     # act reads workflow commands with its own pattern (pkg/runner/command.go) and still honours the
     # deprecated ::set-output; a status and arguments full of command syntax must stay data there too.
-    from tests.test_faults import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
+    from tests.e2e.test_faults import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
 
     standin.plan = RunPlan(steps=[(0.0, INJECTED_STATUS), (3600.0, "success")])
     result = _run(INJECTION, standin, tmp_path, act_image, variables={"ARGUMENTS": json.dumps(INJECTED_ARGUMENTS)})

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 from tests.act import harness
 from tests.act.checks import assert_token_absent, body_of, stage_of, trigger_posts
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 README = harness.REPO_ROOT / "README.md"
 EXAMPLES = harness.REPO_ROOT / "examples"

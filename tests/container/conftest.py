@@ -23,8 +23,8 @@ import requests
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from tests import runner
-from tests.image_build import build_action_image, build_log_tail
+from testing import runner
+from testing.image_build import build_action_image, build_log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Worktrees sharing one engine each set their own tag, so parallel runs never test each other's image.
@@ -234,12 +234,12 @@ def runner_environment(
     context: Mapping[str, str] | None = None,
     job_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """What the runner gives a ``runs.using: docker`` step, in the runner's order (tests.runner.step_environment)."""
+    """What the runner gives a ``runs.using: docker`` step, in the runner's order (testing.runner.step_environment)."""
     return runner.step_environment(inputs, runner.GITHUB_CONTEXT if context is None else context, job_env)
 
 
 def as_runner_run(run: ActionRun) -> runner.ActionRun:
-    """The container run as :class:`tests.runner.ActionRun`, outputs parsed with the runner's rules."""
+    """The container run as :class:`testing.runner.ActionRun`, outputs parsed with the runner's rules."""
     raw = run.outputs_path.read_text(encoding="utf-8")
     return runner.ActionRun(
         exit_code=run.exit_code,

@@ -17,8 +17,8 @@ import docker
 import pytest
 from docker.models.images import Image
 
-from tests import runner
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
+from testing import runner
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 
 from .conftest import (
     DetachedActionRun,

@@ -31,11 +31,11 @@ import docker
 import docker.errors
 import pytest
 
-from tests import release_rehearsal as rehearsal
+from testing import release_rehearsal as rehearsal
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 from tests.act import harness
 from tests.act.checks import assert_token_absent
 from tests.container.conftest import run_action
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 # Read at collection, so GitHub's CI job skips before any fixture asks for an engine; a malformed value
 # is a collection error (ValueError), never a quiet skip.

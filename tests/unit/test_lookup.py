@@ -10,7 +10,7 @@ import pytest
 from northflank_release.lookup import MAX_PAGES, Identity, Walk, walk
 from northflank_release.northflank import NorthflankClient
 from northflank_release.request import Target
-from tests.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 TARGET = Target("shop", "release-pipeline", "production")
 MARKED = "Triggered by acme/shop, trigger 3f9a0c2e"

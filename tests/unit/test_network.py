@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from northflank_release.network import explain
-from tests.network_peers import make_private_ca
-from tests.northflank_standin import NorthflankStandin, Outage
+from testing.network_peers import make_private_ca
+from testing.northflank_standin import NorthflankStandin, Outage
 
 
 def failure(url: str, timeout: float | tuple[float, float] = 2.0) -> requests.RequestException:

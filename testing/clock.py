@@ -1,0 +1,47 @@
+"""A clock for tests that simulate minutes in milliseconds, and the real API client on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from northflank_release.northflank import ApiAnswer, NorthflankClient
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+
+
+@dataclass
+class FakeClock:
+    """A clock tests advance by hand; `sleep` advances it instead of waiting."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+USERS_READ_TIMEOUT = 30.0  # the action's default http timeout, charged to the simulated clock per hang
+
+
+class SimulatedTimeoutClient(NorthflankClient):
+    """The real client with a short real read timeout, whose every timed-out request costs the simulated
+    clock what it would cost a user: the default read timeout."""
+
+    clock: FakeClock
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> ApiAnswer:
+        try:
+            return super()._request(method, path, **kwargs)
+        except requests.ReadTimeout:
+            self.clock.sleep(USERS_READ_TIMEOUT)
+            raise
+
+
+def client_on(standin: NorthflankStandin, clock: FakeClock, token: str = API_TOKEN_DEFAULT) -> SimulatedTimeoutClient:
+    client = SimulatedTimeoutClient(standin.url, token, read_timeout=0.2)
+    client.clock = clock
+    return client
