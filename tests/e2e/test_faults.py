@@ -13,7 +13,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,63 +22,12 @@ import pytest
 
 from testing.northflank_standin import Fault, NorthflankStandin, RunPlan
 from testing.runner import ActionRun, run_action, trigger_bodies
+from tests.e2e.tally import OUTCOMES, Outcome
 
 PROJECT, PIPELINE, STAGE = "shop", "release-pipeline", "production"
 OUTPUT_NAMES = frozenset(
     {"run-id", "run-name", "status", "concluded", "started-at", "concluded-at", "response", "request"}
 )
-
-
-# --- The tally ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Outcome:
-    case: str
-    new_runs: int
-    run_id_named: bool  # False when a run exists but `run-id` does not name it
-    failed: bool  # the job failed, so a run it could not name was at least not hidden behind a green job
-    adopted: bool  # `run-id` names a run this job did not create
-    requests: int  # requests the stand-in received
-
-    @property
-    def duplicate(self) -> bool:
-        return self.new_runs > 1
-
-    @property
-    def lost(self) -> bool:
-        return self.new_runs >= 1 and not self.run_id_named and not self.failed
-
-
-OUTCOMES: list[Outcome] = []
-
-
-def tally_line() -> str:
-    duplicates = sum(outcome.duplicate for outcome in OUTCOMES)
-    lost = sum(outcome.lost for outcome in OUTCOMES)
-    adopted = sum(outcome.adopted for outcome in OUTCOMES)
-    used = sum(outcome.requests for outcome in OUTCOMES)
-    return (
-        f"fault-injection tally: {len(OUTCOMES)} cases, {duplicates} duplicates, {lost} lost runs, "
-        f"{adopted} adopted runs, {used} requests"
-    )
-
-
-class _TallyReporter:
-    """Writes the tally in pytest's terminal summary, where it shows without -s."""
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if OUTCOMES:
-            terminalreporter.write_line(tally_line())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fault_tally(request: pytest.FixtureRequest) -> Iterator[None]:
-    plugins = request.config.pluginmanager
-    if not any(isinstance(plugin, _TallyReporter) for plugin in plugins.get_plugins()):
-        plugins.register(_TallyReporter())
-    yield
-    print(f"\n{tally_line()}")  # shows with -s, right after the module's last test
 
 
 def new_runs(standin: NorthflankStandin, before: set[str]) -> list[dict[str, Any]]:
