@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -573,11 +573,24 @@ class NorthflankStandin:
         *,
         name_prefix: str = "Old run",
         concluded: bool = True,
+        durations: Sequence[float] | None = None,
+        status: str = "success",
     ) -> None:
+        """`count` past runs of the flow, oldest first, each following `plan` as it is now. Without `durations`
+        they start a minute apart and end (with `status`) after 30 s; with them, each takes its duration (in
+        order, the last the newest), one after the other, the newest ending just before now."""
+        if durations is not None and len(durations) != count:
+            raise ValueError("seed_runs: give one duration per run")
         with self._lock:
             now = self.clock()
-            for index in range(1, count + 1):
-                created = now - 60.0 * (count - index + 1)
+            if durations is None:
+                placed = [(now - 60.0 * (count - index + 1), 30.0) for index in range(1, count + 1)]
+            else:
+                placed, end = [], now - 5.0
+                for duration in reversed(durations):
+                    placed.insert(0, (end - duration, duration))
+                    end -= duration + 5.0
+            for index, (created, duration) in enumerate(placed, start=1):
                 run = self._new_run(
                     project,
                     pipeline,
@@ -587,7 +600,7 @@ class NorthflankStandin:
                 )
                 run.forced.append((created, "running"))
                 if concluded:
-                    run.forced.append((created + 30.0, "success"))
+                    run.forced.append((created + duration, status))
 
     def rename_run(self, run_id: str, name: str, description: str) -> None:
         with self._lock:
