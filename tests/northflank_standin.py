@@ -44,6 +44,9 @@ API_TOKEN_DEFAULT = "nf-test-token-DO-NOT-LEAK-7f3a9c"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"
 
 STAGES = frozenset({"development", "staging", "production"})
+# How much recent successful runs of one flow differ in duration (factors of a typical one): a few percent,
+# for `seed_runs(durations=...)` in the polling tests and the benchmark.
+HISTORY_SPREAD = (0.96, 1.03, 0.99, 1.05, 0.97, 1.01, 1.02, 0.98)
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
 NODE_REFS = ("build", "deploy")
 # The node status values the API documents ("Read, list, abort runs" in northflank-api.md).

@@ -15,11 +15,18 @@ from northflank_release.northflank import run_from
 from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 from tests.conftest import FakeClock
-from tests.northflank_standin import API_TOKEN_DEFAULT, Fault, FlowStep, NorthflankStandin, RunPlan, workflow
+from tests.northflank_standin import (
+    API_TOKEN_DEFAULT,
+    HISTORY_SPREAD,
+    Fault,
+    FlowStep,
+    NorthflankStandin,
+    RunPlan,
+    workflow,
+)
 from tests.test_polling_budget import TimedClient
 
-# How much recent runs of one flow differ: within a few percent of each other.
-SPREAD = (0.96, 1.03, 0.99, 1.05, 0.97, 1.01, 1.02, 0.98)
+SPREAD = HISTORY_SPREAD
 
 
 def follow(
