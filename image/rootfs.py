@@ -21,7 +21,7 @@ import sysconfig
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from image.libcheck import dependencies, elf_files
+from image.libcheck import dependencies, elf_files, present
 
 # The applets actions/runner-container-hooks' k8s hook runs in a container step's pod (packages/k8s/src at
 # cf62bcc): the pod's command `tail -f /dev/null` (createContainerSpec in hooks/run-container-step.ts);
@@ -84,6 +84,19 @@ def copy_tree(path: str | Path, root: Path, ignore: Callable[[str, list[str]], s
     shutil.copytree(
         real, root / real.relative_to("/"), symlinks=True, ignore=ignore or _no_bytecode, dirs_exist_ok=True
     )
+
+
+def complete_links(root: Path) -> None:
+    """The files that links copied into the root point to outside it (Debian's sitecustomize.py is a link to
+    /etc/python3.x/), so no link is left dangling for the interpreter to trip over."""
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            link = Path(folder, name)
+            if not link.is_symlink():
+                continue
+            target = os.path.normpath(Path("/", link.parent.relative_to(root)) / os.readlink(link))
+            if Path(target).is_file() and not present(root, target):
+                copy_file(target, root)
 
 
 def _no_bytecode(_folder: str, names: list[str]) -> set[str]:
@@ -170,8 +183,10 @@ def assemble(root: Path, action: Path) -> None:
     python = shutil.which("python") or sys.executable
     copy_file(python, root)
     copy_file(os.path.realpath(sys.executable), root)
-    for key in ("stdlib", "platstdlib"):
-        copy_tree(sysconfig.get_paths()[key], root, _stdlib_left_out)
+    paths = sysconfig.get_paths()
+    for folder in dict.fromkeys((paths["stdlib"], paths["platstdlib"])):  # usually one folder
+        copy_tree(folder, root, _stdlib_left_out)
+    complete_links(root)
     copy_packages(requirement_names(action / "requirements.txt"), root)
     copy_tree(action, root)
     copy_busybox(root)

@@ -750,21 +750,9 @@ def push(client: Any, reference: str) -> None:
             raise RuntimeError(f"pushing {reference}: {line['error']}")
 
 
-def compressed_bytes(registry: str, repository: str, tag: str) -> tuple[int, int]:
-    """(compressed bytes a pull downloads: config + layers, number of layers) of the image's manifest."""
-    import requests
-
-    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
-    manifest = requests.get(
-        f"http://{registry}/v2/{repository}/manifests/{tag}", headers={"Accept": accept}, timeout=10
-    ).json()
-    layers = manifest["layers"]
-    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in layers), len(layers)
-
-
 def bench_prebuilt(report: Report) -> None:
     heading("5. Prebuilt image vs building: the action step, from an empty image store to its exit")
-    from tests.release_rehearsal import DOCKER_REGISTRY, LocalRegistry
+    from tests.release_rehearsal import DOCKER_REGISTRY, LocalRegistry, compressed_size
 
     shared = docker_client()
     missing = [path for path in (DOCKER_REGISTRY, DOCKERD) if not Path(path).is_file()]
@@ -816,8 +804,8 @@ def bench_prebuilt(report: Report) -> None:
                 pulled.append(time.perf_counter() - started)
                 unpacked = int(image.attrs["Size"])
             print(f"   run {index + 1}: built start {built[-1]:.1f} s, pulled start {pulled[-1]:.1f} s", flush=True)
-        size, layers = compressed_bytes(registry.host, action_repo, "bench")
-        base_size, _ = compressed_bytes(registry.host, "python", "3.12-slim")
+        size, layers = compressed_size(registry.host, action_repo, "bench")
+        base_size, _ = compressed_size(registry.host, "python", "3.12-slim")
     triggers = len(standin.requests_to("trigger", "POST"))
     built_median, pulled_median = median(built), median(pulled)
     share = pulled_median / built_median

@@ -79,3 +79,18 @@ def test_symlinks_on_the_way_are_kept_as_links(tmp_path: Path) -> None:
     assert libcheck.present(tree, ffi.path)
     first = Path(ffi.path).parts[1]
     assert (tree / first).is_symlink() == Path("/", first).is_symlink()
+
+
+def test_a_link_to_a_file_outside_the_copied_folders_brings_the_file(tmp_path: Path) -> None:
+    """Debian's sitecustomize.py is a link into /etc: the file comes along, so no link dangles."""
+    outside = tmp_path / "etc" / "python3" / "sitecustomize.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("# site settings\n", encoding="utf-8")
+    tree = tmp_path / "root"
+    (tree / "usr" / "lib").mkdir(parents=True)
+    (tree / "usr" / "lib" / "sitecustomize.py").symlink_to(outside)
+
+    rootfs.complete_links(tree)
+
+    assert libcheck.present(tree, str(outside))
+    assert (tree / outside.relative_to("/")).read_text(encoding="utf-8") == "# site settings\n"
