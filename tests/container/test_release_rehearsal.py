@@ -93,7 +93,8 @@ def test_the_release_builds_every_platform_the_workflow_lists_into_one_index(
         size, _layers = rehearsal.compressed_size(release.registry, REPOSITORY, member["digest"])
         record_property(f"compressed_bytes_{platform.get('architecture')}", size)
         with capsys.disabled():
-            print(f"\n[image size] {platform.get('os')}/{platform.get('architecture')}: {size / 1e6:.2f} MB compressed")
+            shown = f"{platform.get('os')}/{platform.get('architecture')}"
+            print(f"\n[image size] {shown}: {size} bytes compressed ({member['digest'][:19]})")
     checked = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "image_index.py"), ",".join(release.platforms)],
         input=release.index,
