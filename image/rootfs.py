@@ -163,6 +163,32 @@ def strip(root: Path) -> int:
     return len(programs)
 
 
+def record_packages(root: Path) -> list[str]:
+    """The Debian packages whose programs and libraries are in the root, each described (`dpkg-query -s`) in
+    /var/lib/dpkg/status.d/<package> as distroless images do: image scanners and SBOM tools read that folder,
+    so the copied libc, OpenSSL or busybox keep their versions in a scan instead of going unseen."""
+    candidates: set[str] = set()
+    for program in elf_files(root):
+        path = "/" + str(program.relative_to(root))
+        # A usr-merged system: dpkg knows each file by the path its package shipped, /lib/... or /usr/lib/...
+        candidates |= {path, path.removeprefix("/usr") if path.startswith("/usr/") else "/usr" + path}
+    found = subprocess.run(["dpkg-query", "-S", *sorted(candidates)], capture_output=True, text=True, check=False)
+    packages = sorted(
+        {
+            name.strip().split(":")[0]
+            for line in found.stdout.splitlines()
+            if ": " in line and not line.startswith("diversion")
+            for name in line.split(": ", 1)[0].split(",")
+        }
+    )
+    folder = root / "var" / "lib" / "dpkg" / "status.d"
+    folder.mkdir(parents=True, exist_ok=True)
+    for package in packages:
+        stanza = subprocess.run(["dpkg-query", "-s", package], capture_output=True, text=True, check=True).stdout
+        (folder / package).write_text(stanza, encoding="utf-8")
+    return packages
+
+
 def write_etc(root: Path) -> None:
     for relative, text in ETC_FILES.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +218,10 @@ def assemble(root: Path, action: Path) -> None:
     copy_busybox(root)
     count = copy_libraries(root)
     strip(root)
+    packages = record_packages(root)
     write_etc(root)
     print(f"rootfs: {python} ({sys.version.split()[0]}), {count} shared libraries, busybox applets {BUSYBOX_APPLETS}")
+    print(f"rootfs: Debian packages in /var/lib/dpkg/status.d: {' '.join(packages)}")
 
 
 if __name__ == "__main__":

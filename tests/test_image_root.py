@@ -94,3 +94,13 @@ def test_a_link_to_a_file_outside_the_copied_folders_brings_the_file(tmp_path: P
 
     assert libcheck.present(tree, str(outside))
     assert (tree / outside.relative_to("/")).read_text(encoding="utf-8") == "# site settings\n"
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs Debian's dpkg")
+def test_the_debian_packages_of_the_copied_libraries_are_described_for_scanners(root: Path) -> None:
+    packages = rootfs.record_packages(root)
+
+    assert "libc6" in packages  # libc.so.6, which every program here loads
+    stanza = (root / "var" / "lib" / "dpkg" / "status.d" / "libc6").read_text(encoding="utf-8")
+    assert stanza.startswith("Package: libc6\n")
+    assert "\nVersion: " in stanza

@@ -58,3 +58,6 @@ def test_the_image_is_small_and_has_no_distribution(
     applets = {Path(name).name for name, member in names.items() if member.issym() and member.linkname == "busybox"}
     assert applets == set(BUSYBOX_APPLETS)
     assert not any("/test/" in name or "ensurepip" in name or "idlelib" in name or "tkinter" in name for name in names)
+    # What scanners read to know the Debian packages the copied files came from.
+    described = {Path(name).name for name in names if name.startswith("var/lib/dpkg/status.d/")}
+    assert {"busybox-static", "libc6"} <= described
