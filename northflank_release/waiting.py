@@ -1,9 +1,12 @@
 """Follow a run until it concludes, within the timeout and the API's request budget.
 
-Polling starts at the poll interval, backs off gently while nothing changes, and stretches further
-when the rate-limit headers say the token's budget (shared by every job using it) would not last
-until its reset. Transient read errors are retried until the timeout, with a backoff capped at a minute;
-only persistent ones (401, 403, 404) end the wait early.
+Before the first status read, one read of the runs list gives the flow's recent successful runs, and so
+when this one is likely to end (expectation.py). With that, polling is sparse early (the usual growing
+interval), close around the expected end, and backs off again if the run overruns. Without history it
+starts at the poll interval, backs off gently while nothing changes, and starts over when the status
+moves. Either way it stretches further when the rate-limit headers say the token's budget (shared by
+every job using it) would not last until its reset. Transient read errors are retried until the timeout,
+with a backoff capped at a minute; only persistent ones (401, 403, 404) end the wait early.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import requests
 
 from northflank_release.cancellation import Cancellation
+from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
 from northflank_release.network import explain
 from northflank_release.northflank import (
     ApiAnswer,
@@ -39,6 +43,10 @@ class PollPolicy:
     max_interval: float = 30.0  # so a conclusion is noticed within 30 s at the default interval
     budget_reserve: int = 10  # requests left for other jobs sharing the token, and for an abort
     max_error_delay: float = 60.0  # the cap of the backoff between failed reads while the API is away
+    # Around the expected end, reads come this fraction of the interval apart (3 s at the default 10 s), or
+    # a quarter of the history's window when runs vary more, so that stretch costs about eight reads.
+    close_fraction: float = 0.3
+    overrun_backoff: float = 0.5  # past the window, the next read waits this fraction of the overrun
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class Waiter:
     _status: str = field(default="", init=False, repr=False)
     _seen_unknown: set[str] = field(default_factory=set, init=False, repr=False)
     _nodes: NodeProgress = field(default_factory=NodeProgress, init=False, repr=False)
+    _expectation: Expectation = field(default_factory=Expectation, init=False, repr=False)
 
     def wait(self, run_id: str, timeout: float, last_run: dict[str, Any] | None) -> WaitResult:
         self._start = self.clock()
@@ -105,7 +114,7 @@ class Waiter:
         interval = self.policy.interval
         outage: _Outage | None = None
         # The trigger's answer was the first read, so the loop starts with a sleep.
-        delay = interval
+        delay = self._history(run_id, interval)
         while True:
             with self.cancellation.interruptible():
                 # The last sleep ends at the deadline, so the final read happens right at the timeout.
@@ -122,7 +131,7 @@ class Waiter:
                 interval, concluded = self._take(read.answer, interval)
                 if concluded:
                     return WaitResult(self.last_run, "concluded", self._elapsed())
-                delay = max(interval, _budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
+                delay = max(self._delay(interval), _budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
             elif read.rate_limited:
                 delay = max(read.retry_after or max(interval * 2, 30.0), 1.0)
                 self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
@@ -137,6 +146,45 @@ class Waiter:
                     else ""
                 )
                 return WaitResult(self.last_run, "timeout", self._elapsed(), message)
+
+    def _history(self, run_id: str, interval: float) -> float:
+        """One read of the runs list: the expectation, and the delay before the first status read. Any failure
+        leaves the wait as it is without history (a 429 still paces the first read)."""
+        self._expectation = Expectation()
+        try:
+            with self.cancellation.interruptible():
+                page = self.client.list_page(self.target, {"per_page": str(LIST_PER_PAGE), "status": "success"})
+        except ApiError as error:
+            pause = error.rate_limit.retry_delay(rate_limited=True) if error.status == 429 else None
+            return max(interval, pause or 0.0)
+        except (UnexpectedAnswer, requests.RequestException):
+            return interval
+        self._expectation = expectation_from(page.runs, exclude=run_id)
+        budget = _budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
+        if not self._expectation:
+            return max(interval, budget)
+        self.log(
+            f"Recent runs of this flow took {format_duration(self._expectation.duration)} (median of "
+            f"{len(self._expectation.history)}); reading closely around then."
+        )
+        return max(self._delay(interval), budget)
+
+    def _delay(self, interval: float) -> float:
+        """The wait before the next status read. Without history, the growing interval. With it: that interval
+        while the expected end is far, capped so a read falls where the window around it opens; close reads
+        in the window; past it, a wait that grows with the overrun, up to the interval's cap."""
+        if not self._expectation:
+            return interval
+        now = self._elapsed()
+        end = self._expectation.end(self.last_run)
+        window = self._expectation.window
+        close = max(self.policy.interval * self.policy.close_fraction, window / 4, 1.0)
+        if now < end - window:
+            return max(close, min(interval, end - window - now))
+        if now <= end + window:
+            return close
+        cap = max(self.policy.max_interval, self.policy.interval)
+        return min(max(close, (now - end - window) * self.policy.overrun_backoff), cap)
 
     def _read(self, run_id: str, within: float) -> _Read:
         """One status read, whose request may take no longer than `within` (the time left before the timeout)."""
@@ -162,19 +210,21 @@ class Waiter:
             return _Read(retry=problem.text)
 
     def _take(self, answer: ApiAnswer, interval: float) -> tuple[float, bool]:
-        """Note what the answer says; the next interval (back to the start when the status moved) and whether
-        the run has concluded."""
+        """Note what the answer says; the next interval (back to the start when the status moved, unless the
+        history says when the run ends) and whether the run has concluded."""
         run = run_from(answer.data)
         if run is not None:
             self.last_run = run
         state = run_state(self.last_run)
-        if state.status != self._status:
+        moved = state.status != self._status
+        if moved:
             self._log_at(self._elapsed(), state.status)
             if state.status not in KNOWN_STATUSES and state.status not in self._seen_unknown:
                 self._seen_unknown.add(state.status)
                 self.log(f"Status {state.status!r} is new to this action; treating it as still in progress.")
-            interval = self.policy.interval
             self._status = state.status
+        if moved and not self._expectation:
+            interval = self.policy.interval
         else:
             interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
         for line in self._nodes.changes(run) if run is not None else []:

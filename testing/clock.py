@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from northflank_release.northflank import ApiAnswer, NorthflankClient
+from northflank_release.request import Target
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 
@@ -45,3 +46,20 @@ def client_on(standin: NorthflankStandin, clock: FakeClock, token: str = API_TOK
     client = SimulatedTimeoutClient(standin.url, token, read_timeout=0.2)
     client.clock = clock
     return client
+
+
+class TimedClient(NorthflankClient):
+    """The real client, noting the simulated time of each status read."""
+
+    read_times: list[float]
+    budgets: list[float | None]  # the `within` each read was given
+    clock: FakeClock
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.read_times, self.budgets = [], []
+
+    def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
+        self.read_times.append(self.clock.now)
+        self.budgets.append(within)
+        return super().get_run(target, run_id, within)

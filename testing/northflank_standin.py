@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +45,9 @@ API_TOKEN_DEFAULT = "nf-test-token-DO-NOT-LEAK-7f3a9c"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "release-flow-run-request.schema.json"
 
 STAGES = frozenset({"development", "staging", "production"})
+# How much recent successful runs of one flow differ in duration (factors of a typical one): a few percent,
+# for `seed_runs(durations=...)` in the polling tests and the benchmark.
+HISTORY_SPREAD = (0.96, 1.03, 0.99, 1.05, 0.97, 1.01, 1.02, 0.98)
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
 NODE_REFS = ("build", "deploy")
 # The node status values the API documents ("Read, list, abort runs" in northflank-api.md).
@@ -602,11 +605,24 @@ class NorthflankStandin:
         *,
         name_prefix: str = "Old run",
         concluded: bool = True,
+        durations: Sequence[float] | None = None,
+        status: str = "success",
     ) -> None:
+        """`count` past runs of the flow, oldest first, each following `plan` as it is now. Without `durations`
+        they start a minute apart and end (with `status`) after 30 s; with them, each takes its duration (in
+        order, the last the newest), one after the other, the newest ending just before now."""
+        if durations is not None and len(durations) != count:
+            raise ValueError("seed_runs: give one duration per run")
         with self._lock:
             now = self.clock()
-            for index in range(1, count + 1):
-                created = now - 60.0 * (count - index + 1)
+            if durations is None:
+                placed = [(now - 60.0 * (count - index + 1), 30.0) for index in range(1, count + 1)]
+            else:
+                placed, end = [], now - 5.0
+                for duration in reversed(durations):
+                    placed.insert(0, (end - duration, duration))
+                    end -= duration + 5.0
+            for index, (created, duration) in enumerate(placed, start=1):
                 run = self._new_run(
                     project,
                     pipeline,
@@ -616,7 +632,7 @@ class NorthflankStandin:
                 )
                 run.forced.append((created, "running"))
                 if concluded:
-                    run.forced.append((created + 30.0, "success"))
+                    run.forced.append((created + duration, status))
 
     def rename_run(self, run_id: str, name: str, description: str) -> None:
         with self._lock:

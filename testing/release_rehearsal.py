@@ -222,6 +222,19 @@ def read_index_digest(registry: str, repository: str, tag: str) -> tuple[str, st
     return digest, answer.text
 
 
+def compressed_size(registry: str, repository: str, reference: str) -> tuple[int, int]:
+    """(bytes a pull downloads: config + compressed layers, number of layers) of one image manifest, by tag
+    or digest."""
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    answer = requests.get(
+        f"http://{registry}/v2/{repository}/manifests/{reference}", headers={"Accept": accept}, timeout=10
+    )
+    answer.raise_for_status()
+    manifest = answer.json()
+    layers = manifest["layers"]
+    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in layers), len(layers)
+
+
 @dataclass
 class Buildah:
     """buildah with storage of its own under ``folder`` (never the machine's /var/lib/containers)."""

@@ -7,27 +7,14 @@ import itertools
 import pytest
 
 from northflank_release.cancellation import Cancellation
-from northflank_release.northflank import ApiAnswer, NorthflankClient, run_from
+from northflank_release.northflank import run_from
 from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
-from testing.clock import FakeClock, client_on
+from testing.clock import FakeClock, TimedClient, client_on
 from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, Outage, RunPlan
 
 TARGET = Target("shop", "release-pipeline", "production")
 MODES = ("503", "reset", "hang")
-
-
-class TimedClient(NorthflankClient):
-    """The real client, noting the simulated time of each status read."""
-
-    read_times: list[float]
-    budgets: list[float | None]  # the `within` each read was given
-    clock: FakeClock
-
-    def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
-        self.read_times.append(self.clock.now)
-        self.budgets.append(within)
-        return super().get_run(target, run_id, within)
 
 
 def follow(
