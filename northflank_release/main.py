@@ -10,7 +10,6 @@ import os
 import sys
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
-from northflank_release.cli import CommandLineError, parse_command_line
 from northflank_release.context import GitHubContext, read_github_context
 from northflank_release.github import Runner, json_output, maskable_json
 from northflank_release.request import RequestError, RunRequest, build_request
@@ -28,6 +27,10 @@ from northflank_release.summary import dry_run_summary
 def main(argv: list[str] | None = None) -> int:
     flags: dict[str, str] = {}
     if argv:
+        # argparse and its gettext (which reads the locale alias file) cost a few ms the container, which
+        # runs with no arguments, never needs.
+        from northflank_release.cli import CommandLineError, parse_command_line
+
         try:
             flags = parse_command_line(argv)
         except CommandLineError as error:

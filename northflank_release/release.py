@@ -11,10 +11,9 @@ from northflank_release.northflank import ApiError, NorthflankClient, Unexpected
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
-from northflank_release.summary import trigger_summary, wait_summary
+from northflank_release.summary import trigger_summary
 from northflank_release.text import format_duration
 from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
-from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
 ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`, whatever the API does
@@ -84,6 +83,11 @@ class Release:
         return self.wait(result.run_id, run)
 
     def wait(self, run_id: str, run: dict[str, Any] | None) -> int:
+        # The waiting half (the poll schedule and its history, node progress, the flow chart) loads only in runs
+        # that wait: about 5 ms of imports a trigger alone never uses (docs/performance.md).
+        from northflank_release.summary import wait_summary
+        from northflank_release.waiting import PollPolicy, Waiter
+
         waiter = Waiter(
             self.client,
             self.target,
@@ -107,14 +111,19 @@ class Release:
             run = aborted or run
         self.publish(run, run_id)
         self.runner.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
-        return self.verdict(result, status_when_waiting_ended, run, aborted is not None)
+        return self.verdict(
+            result.reason, result.elapsed, result.message, status_when_waiting_ended, run, aborted is not None
+        )
 
-    def verdict(self, result: WaitResult, status: str, run: dict[str, Any] | None, aborted: bool) -> int:
-        elapsed = format_duration(result.elapsed)
-        if result.reason == "concluded" and status == "success":
+    def verdict(
+        self, reason: str, seconds: float, message: str, status: str, run: dict[str, Any] | None, aborted: bool
+    ) -> int:
+        """The exit status for how the wait ended (`reason`, after `seconds`, with `message`)."""
+        elapsed = format_duration(seconds)
+        if reason == "concluded" and status == "success":
             self.runner.info(f"The release flow run succeeded after {elapsed}.")
             return 0
-        if result.reason == "concluded":
+        if reason == "concluded":
             failed = failed_nodes(run)  # the one that failed first, first
             detail = "; ".join(f"{node.name}: {node.error or node.status}" for node in failed[:5])
             detail += f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
@@ -124,7 +133,7 @@ class Release:
                 title=f"Release {status}",
             )
             return 1
-        if result.reason == "timeout":
+        if reason == "timeout":
             if aborted:
                 aftermath = " The run was aborted (abort-on-timeout)."
             elif self.settings.abort_on_timeout:
@@ -132,13 +141,13 @@ class Release:
             else:
                 aftermath = " The run goes on in Northflank; set abort-on-timeout: true to abort it instead."
             limit = format_duration(self.settings.timeout)
-            outage = f" {result.message}" if result.message else ""
+            outage = f" {message}" if message else ""
             self.runner.error(
                 f"The run is still {status} after {limit} (timeout).{outage}{aftermath}",
                 title="Timed out waiting for the release",
             )
             return 1
-        self.runner.error(result.message, title="Stopped waiting for the release")
+        self.runner.error(message, title="Stopped waiting for the release")
         return 1
 
     def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled, waiting: bool = True) -> int:
