@@ -48,7 +48,7 @@ class Runner:
             _print("::add-mask::" + _escape_data(secret))
         # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...). Every
         # length, as the runner's masker does (actions/runner src/Sdk/DTLogging/Logging/SecretMasker.cs: AddValue
-        # skips only an empty value): a short token mangles what is printed, never what is read (northflank.py
+        # skips only an empty value): a short token mangles what is printed, never what is read (api/client.py
         # parses answers as received).
         self._secrets.extend({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]} - {""})
         self._secrets.sort(key=len, reverse=True)

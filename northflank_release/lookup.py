@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
-from northflank_release.northflank import NorthflankClient
-from northflank_release.request import Target
+from northflank_release.api.client import NorthflankClient
+from northflank_release.api.target import Target
 from northflank_release.runs import is_run_id, unix_seconds
 
 PER_PAGE = 100  # the API's maximum

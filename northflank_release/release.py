@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Runner, json_output
-from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.request import RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings

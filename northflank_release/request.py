@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from northflank_release.api.target import Target
 from northflank_release.context import GitHubContext
 from northflank_release.inputs import json_kind, show_key, show_keys
 from northflank_release.settings import INPUTS_BY_NAME, InputProblem, Settings
@@ -37,24 +37,6 @@ MAX_BODY_DEPTH = 64  # far deeper than any release flow override; keeps the sche
 # The derived description ends with this word and a random marker, so a run this process created can be
 # told apart from the runs of other jobs and matrix legs of the same workflow run (same derived name).
 TRIGGER_MARKER_WORD = "trigger"
-
-
-@dataclass(frozen=True)
-class Target:
-    """The release flow of one pipeline stage."""
-
-    project_id: str
-    pipeline_id: str
-    stage: str
-    team_id: str = ""
-
-    @property
-    def runs_path(self) -> str:
-        prefix = f"/v1/teams/{quote(self.team_id, safe='')}" if self.team_id else "/v1"
-        return (
-            f"{prefix}/projects/{quote(self.project_id, safe='')}/pipelines/{quote(self.pipeline_id, safe='')}"
-            f"/release-flows/{quote(self.stage, safe='')}/runs"
-        )
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from northflank_release.api.target import Target
 from northflank_release.flowchart import flowchart
-from northflank_release.request import Target
 from northflank_release.runs import FlowNode, failed_nodes, flow_tree, run_state, unix_seconds
 from northflank_release.text import format_duration, shorten
 

@@ -27,10 +27,10 @@ from typing import Any, Literal
 import requests
 
 from northflank_release import lookup
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
+from northflank_release.api.network import explain
+from northflank_release.api.target import Target
 from northflank_release.lookup import Identity
-from northflank_release.network import explain
-from northflank_release.northflank import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
-from northflank_release.request import Target
 
 # A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
 # the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.

@@ -18,10 +18,7 @@ from typing import Any
 
 import requests
 
-from northflank_release.cancellation import Cancellation
-from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
-from northflank_release.network import explain
-from northflank_release.northflank import (
+from northflank_release.api.client import (
     ApiAnswer,
     ApiError,
     NorthflankClient,
@@ -30,8 +27,11 @@ from northflank_release.northflank import (
     likely_cause,
     run_from,
 )
+from northflank_release.api.network import explain
+from northflank_release.api.target import Target
+from northflank_release.cancellation import Cancellation
+from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
 from northflank_release.progress import NodeProgress
-from northflank_release.request import Target
 from northflank_release.runs import KNOWN_STATUSES, run_state
 from northflank_release.text import format_duration
 

@@ -33,9 +33,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from northflank_release.api.client import NorthflankClient, run_from  # noqa: E402
+from northflank_release.api.target import Target  # noqa: E402
 from northflank_release.cancellation import Cancellation  # noqa: E402
-from northflank_release.northflank import NorthflankClient, run_from  # noqa: E402
-from northflank_release.request import Target  # noqa: E402
 from northflank_release.settings import read_settings  # noqa: E402
 from northflank_release.waiting import PollPolicy, Waiter  # noqa: E402
 from testing.image_build import proxy_build_args  # noqa: E402

@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from northflank_release.northflank import ApiAnswer, NorthflankClient
-from northflank_release.request import Target
+from northflank_release.api.client import ApiAnswer, NorthflankClient
+from northflank_release.api.target import Target
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from northflank_release.northflank import MIN_REQUEST_SECONDS
+from northflank_release.api.client import MIN_REQUEST_SECONDS
 from northflank_release.release import ABORT_TIMEOUT_AFTER_WAIT
 from testing.northflank_standin import Fault, NorthflankStandin, RunPlan
 from testing.runner import ActionRun, start_action

@@ -1,4 +1,4 @@
-"""The client's size limit and total deadline, in-process against the stand-in (northflank_release/bounded.py)."""
+"""The client's size limit and total deadline, in-process against the stand-in (northflank_release/api/bounded.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow
-from northflank_release.network import explain
-from northflank_release.northflank import (
+from northflank_release.api.bounded import MAX_ANSWER_BYTES, AnswerTooSlow
+from northflank_release.api.client import (
     MIN_REQUEST_SECONDS,
     ApiAnswer,
     ApiError,
@@ -19,7 +18,8 @@ from northflank_release.northflank import (
     UnexpectedAnswer,
     run_from,
 )
-from northflank_release.request import Target
+from northflank_release.api.network import explain
+from northflank_release.api.target import Target
 from northflank_release.trigger import RetryPolicy, Trigger
 from testing.clock import FakeClock
 from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, RunPlan

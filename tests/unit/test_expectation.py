@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import pytest
 
+from northflank_release.api.client import run_from
+from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
 from northflank_release.expectation import Expectation, expectation_from
-from northflank_release.northflank import run_from
-from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 from testing.clock import FakeClock, TimedClient
 from testing.northflank_standin import (

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from northflank_release.api.client import NorthflankClient
+from northflank_release.api.target import Target
 from northflank_release.lookup import MAX_PAGES, Identity, Walk, walk
-from northflank_release.northflank import NorthflankClient
-from northflank_release.request import Target
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
 TARGET = Target("shop", "release-pipeline", "production")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from northflank_release.network import explain
+from northflank_release.api.network import explain
 from testing.network_peers import make_private_ca
 from testing.northflank_standin import NorthflankStandin, Outage
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from northflank_release.northflank import NorthflankClient
-from northflank_release.request import Target
+from northflank_release.api.client import NorthflankClient
+from northflank_release.api.target import Target
 from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed, TriggerResult
 from testing.clock import USERS_READ_TIMEOUT, FakeClock, client_on
 from testing.northflank_standin import Fault, NorthflankStandin, Outage

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from northflank_release.api.client import run_from
+from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
-from northflank_release.northflank import run_from
-from northflank_release.request import Target
 from northflank_release.waiting import PollPolicy, Waiter, WaitResult
 from testing.clock import FakeClock, TimedClient, client_on
 from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, Outage, RunPlan

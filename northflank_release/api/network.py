@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import requests
 import urllib3.exceptions
 
-from northflank_release.bounded import AnswerTooSlow
+from northflank_release.api.bounded import AnswerTooSlow
 
 CA_HINT = "if a proxy on this runner inspects TLS, set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE) to its CA bundle"
 

@@ -21,9 +21,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from northflank_release import __version__
-from northflank_release.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
+from northflank_release.api.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
+from northflank_release.api.target import Target
 from northflank_release.github import maskable_json
-from northflank_release.request import Target
 from northflank_release.runs import is_run_id
 
 CONNECT_TIMEOUT = 10.0
