@@ -249,3 +249,24 @@ def as_runner_run(run: ActionRun) -> runner.ActionRun:
         summary=run.summary_path.read_text(encoding="utf-8"),
         raw_outputs=raw,
     )
+
+
+def run_as_runner(
+    client: docker.DockerClient,
+    image: Image,
+    tmp_path: Path,
+    inputs: Mapping[str, str],
+    job_env: Mapping[str, str] | None = None,
+) -> runner.ActionRun:
+    """Run the image to its end as the runner runs a container action, read its files as the runner reads
+    them, and check that the token appears nowhere it writes."""
+    run = run_action(
+        client,
+        image,
+        env=runner_environment(inputs, job_env=job_env),
+        workspace=tmp_path / "workspace",
+        file_commands=tmp_path / "file_commands",
+    )
+    result = as_runner_run(run)
+    runner.assert_token_not_leaked(result, inputs["api-token"])
+    return result

@@ -25,6 +25,7 @@ from .conftest import (
     as_runner_run,
     finish_action,
     run_action,
+    run_as_runner,
     runner_environment,
 )
 
@@ -32,25 +33,6 @@ pytestmark = pytest.mark.container
 
 STOP_DEADLINE = 2.0  # seconds from `docker stop` until the container has ended
 FAR_FUTURE = [(0.0, "running"), (3600.0, "success")]
-
-
-def _run(
-    client: docker.DockerClient,
-    image: Image,
-    tmp_path: Path,
-    inputs: Mapping[str, str],
-    job_env: Mapping[str, str] | None = None,
-) -> runner.ActionRun:
-    run = run_action(
-        client,
-        image,
-        env=runner_environment(inputs, job_env=job_env),
-        workspace=tmp_path / "workspace",
-        file_commands=tmp_path / "file_commands",
-    )
-    result = as_runner_run(run)
-    runner.assert_token_not_leaked(result, inputs["api-token"])
-    return result
 
 
 def _start(
@@ -116,7 +98,7 @@ def test_a_trigger_writes_outputs_and_summary_on_the_host(
     standin: NorthflankStandin,
     inputs: dict[str, str],
 ) -> None:
-    result = _run(docker_client, action_image, tmp_path, inputs)
+    result = run_as_runner(docker_client, action_image, tmp_path, inputs)
 
     assert result.exit_code == 0, result.log
     [run] = standin.runs()
@@ -139,7 +121,7 @@ def test_bad_input_fails_with_annotations_and_sends_nothing(
     standin: NorthflankStandin,
     inputs: dict[str, str],
 ) -> None:
-    result = _run(docker_client, action_image, tmp_path, {**inputs, "stage": "prod", "name": "v1.2.3"})
+    result = run_as_runner(docker_client, action_image, tmp_path, {**inputs, "stage": "prod", "name": "v1.2.3"})
 
     assert result.exit_code != 0, result.log
     titles = [title for title, _ in result.annotations]
@@ -158,7 +140,7 @@ def test_waiting_for_a_failing_run_fails_the_step(
 ) -> None:
     standin.plan = RunPlan(steps=[(0.0, "running"), (1.0, "failure")])
 
-    result = _run(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
+    result = run_as_runner(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
 
     assert result.exit_code != 0, result.log
     [run] = standin.runs()
@@ -265,7 +247,7 @@ def test_with_beats_the_job_env_and_python_variables_stay_out_in_the_real_image(
     workspace.mkdir()
     (workspace / "email.py").write_text("raise SystemExit('the workspace email.py was imported')\n")
     job_env = {"NORTHFLANK_STAGE": "development", "PYTHONPATH": "/github/workspace", "PYTHONHOME": "/nowhere"}
-    result = _run(docker_client, action_image, tmp_path, {**inputs, "stage": "staging"}, job_env=job_env)
+    result = run_as_runner(docker_client, action_image, tmp_path, {**inputs, "stage": "staging"}, job_env=job_env)
 
     assert result.exit_code == 0, result.log
     [trigger] = standin.requests_to("trigger")

@@ -6,40 +6,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 import docker
 import pytest
 from docker.models.images import Image
 
-from testing import runner
 from testing.flows import build_then_two_regions
 from testing.network_peers import RecordingProxy, make_private_ca
 from testing.northflank_standin import Fault, NorthflankStandin, RunPlan
 
-from .conftest import WORKSPACE, as_runner_run, run_action, runner_environment
+from .conftest import WORKSPACE, run_as_runner
 
 pytestmark = pytest.mark.container
-
-
-def _run(
-    client: docker.DockerClient,
-    image: Image,
-    tmp_path: Path,
-    inputs: Mapping[str, str],
-    job_env: Mapping[str, str] | None = None,
-) -> runner.ActionRun:
-    run = run_action(
-        client,
-        image,
-        env=runner_environment(inputs, job_env=job_env),
-        workspace=tmp_path / "workspace",
-        file_commands=tmp_path / "file_commands",
-    )
-    result = as_runner_run(run)
-    runner.assert_token_not_leaked(result, inputs["api-token"])
-    return result
 
 
 def test_a_dry_run_of_yaml_inputs_sends_nothing_and_shows_the_body(
@@ -55,7 +34,7 @@ def test_a_dry_run_of_yaml_inputs_sends_nothing_and_shows_the_body(
         "arguments": "VERSION: v1.4.0\nREPLICAS: 3\nFLAGS: [a, b]",
         "overrides": "build:\n  branch: release/1.4",
     }
-    result = _run(docker_client, action_image, tmp_path, given)
+    result = run_as_runner(docker_client, action_image, tmp_path, given)
 
     assert result.exit_code == 0, result.log
     body = json.loads(result.outputs["request"])
@@ -73,7 +52,7 @@ def test_trigger_and_wait_ends_with_the_flow_chart_in_the_summary(
     inputs: dict[str, str],
 ) -> None:
     standin.plan = RunPlan.following(build_then_two_regions())
-    result = _run(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
+    result = run_as_runner(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
 
     assert result.exit_code == 0, result.log
     assert result.outputs["status"] == "success"
@@ -91,7 +70,7 @@ def test_answers_that_are_html_or_rate_limited_are_read_again(
     standin.plan = RunPlan(steps=[(0.0, "running"), (4.0, "success")])
     standin.add_fault(Fault("GET", "get", "html", status=200))
     standin.add_fault(Fault("GET", "get", "status", status=429, headers={"Retry-After": "1"}, message="slow down"))
-    result = _run(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
+    result = run_as_runner(docker_client, action_image, tmp_path, {**inputs, "wait": "true", "poll-interval": "1s"})
 
     assert result.exit_code == 0, result.log
     assert result.outputs["status"] == "success"
@@ -107,14 +86,14 @@ def test_tls_an_unknown_ca_fails_and_a_ca_bundle_from_ssl_cert_file_is_trusted(
     server = NorthflankStandin()
     server.tls = (ca.certificate, ca.key)
     with server:
-        refused = _run(docker_client, action_image, tmp_path / "refused", {**inputs, "api-url": server.url})
+        refused = run_as_runner(docker_client, action_image, tmp_path / "refused", {**inputs, "api-url": server.url})
         assert refused.exit_code == 1, refused.log
         assert any("TLS certificate could not be verified" in error for error in refused.errors), refused.errors
         assert server.requests == []
 
         (tmp_path / "trusted" / "workspace").mkdir(parents=True)
         shutil.copy(ca.ca, tmp_path / "trusted" / "workspace" / "corp-ca.pem")
-        trusted = _run(
+        trusted = run_as_runner(
             docker_client,
             action_image,
             tmp_path / "trusted",
@@ -131,7 +110,7 @@ def test_a_proxy_refusing_the_tunnel_stops_before_anything_is_sent(
 ) -> None:
     with RecordingProxy() as proxy:
         given = {**inputs, "api-url": "https://127.0.0.1:9"}
-        result = _run(docker_client, action_image, tmp_path, given, job_env={"HTTPS_PROXY": proxy.url})
+        result = run_as_runner(docker_client, action_image, tmp_path, given, job_env={"HTTPS_PROXY": proxy.url})
 
     assert result.exit_code == 1, result.log
     assert result.errors, result.log
