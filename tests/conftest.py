@@ -24,18 +24,10 @@ settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 TIERS = ("unit", "e2e", "container", "act", "release", "repo")
 
 
-# The tiers that share one Docker engine run on one xdist worker, one test at a time (`--dist loadgroup`):
-# their images, containers and registry are the engine's, not the test's.
-ENGINE_TIERS = ("container", "act")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        tier = item.path.relative_to(Path(__file__).parent).parts[0]
-        if tier in TIERS:
-            item.add_marker(getattr(pytest.mark, tier))
-        if tier in ENGINE_TIERS:
-            item.add_marker(pytest.mark.xdist_group("engine"))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    tier = item.path.relative_to(Path(__file__).parent).parts[0]
+    if tier in TIERS:
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture

@@ -352,7 +352,8 @@ def test_api_text_forges_no_outputs_or_commands_under_act(
     [run] = standin.runs()
     outputs = result.outputs("release", "release")
     assert outputs["run-id"] == run["id"]
-    assert outputs["status"] == INJECTED_STATUS
+    # A status that is no known word is `unknown` as an output (issue 20); the raw value stays in the log only.
+    assert outputs["status"] == "unknown"
     assert outputs["concluded"] == "false"
     assert set(outputs) <= OUTPUT_NAMES, sorted(outputs)
     assert f"seen run={run['id']} concluded=false" in result.printed("release")

@@ -148,7 +148,8 @@ def test_release_on_tag_stages_the_tag_commit_and_image_and_reports_the_run(
     run_id = standin.runs()[0]["id"]
     assert result.outputs("release", "release")["run-id"] == run_id
     assert f"Release flow run {run_id} finished with status success" in result.printed("release")
-    assert any(f"Staged v1.4.0: Northflank run {run_id} (success)" in s for s in result.summaries("release"))
+    # The example writes the tag and the id as code spans, after checking each (examples/release-on-tag.yml).
+    assert any(f"Staged `v1.4.0`: Northflank run `{run_id}` (success)" in s for s in result.summaries("release"))
     assert f"Northflank release flow run: {run_id} (last status: success)" in result.printed("release")
 
 
@@ -173,7 +174,7 @@ def test_promote_to_production_passes_the_staging_run_to_the_production_job(
     assert body_of(posts[1])["arguments"] == {"VERSION": "v1.4.0", "STAGING_RUN_ID": staging_run["id"]}
     assert result.outputs("production", "release")["run-id"] == production_run["id"]
     assert any(
-        f"Production release of v1.4.0: run {production_run['id']} (success)" in summary
+        f"Production release of `v1.4.0`: run `{production_run['id']}` (success)" in summary
         for summary in result.summaries("production")
     )
 
