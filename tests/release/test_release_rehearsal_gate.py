@@ -56,7 +56,7 @@ def _pytest_rehearsal(tmp_path: Path, **env: str) -> subprocess.CompletedProcess
     # No engine answers on this socket: the opt-out must skip before one is asked for.
     environment |= {"CI": "true", "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", **env}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(REHEARSAL_TESTS)],
+        [sys.executable, "-m", "pytest", "-n", "0", "-q", "-rs", "-p", "no:cacheprovider", str(REHEARSAL_TESTS)],
         cwd=REPO,
         env=environment,
         capture_output=True,
