@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from testing.clock import FakeClock
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from tests.e2e.tally import OUTCOMES, Outcome, as_data, tally_line
 
 # CI explores the same examples on every run, so a submission cannot fail on a draw of luck; local runs
 # explore new ones each time (and remember failures in .hypothesis/).
@@ -59,3 +61,29 @@ def simulated(clock: FakeClock) -> Iterator[NorthflankStandin]:
     """A stand-in whose runs move through their statuses on `clock`, not on real time."""
     with NorthflankStandin(clock=clock) as server:
         yield server
+
+
+# --- The fault tally (tests/e2e/tally.py) in the terminal summary, from this process or, under xdist, from
+# every worker: each worker hands its outcomes over in `workeroutput`, the channel pytest-xdist provides for
+# data from workers to the controller. Here, not in tests/e2e/conftest.py, because xdist's controller
+# collects nothing and so loads only the conftest files of its starting folders.
+
+_FROM_WORKERS: list[Outcome] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_outcomes"] = as_data(OUTCOMES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    outcomes = getattr(node, "workeroutput", {}).get("fault_outcomes", [])
+    _FROM_WORKERS.extend(Outcome(**outcome) for outcome in outcomes)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    outcomes = OUTCOMES + _FROM_WORKERS
+    if outcomes:
+        terminalreporter.write_line(tally_line(outcomes))
