@@ -114,7 +114,7 @@ class Waiter:
         interval = self.policy.interval
         outage: _Outage | None = None
         # The trigger's answer was the first read, so the loop starts with a sleep.
-        delay = self._history(run_id, interval)
+        delay = self._history(run_id, interval, within=deadline - self.clock())
         while True:
             with self.cancellation.interruptible():
                 # The last sleep ends at the deadline, so the final read happens right at the timeout.
@@ -147,13 +147,15 @@ class Waiter:
                 )
                 return WaitResult(self.last_run, "timeout", self._elapsed(), message)
 
-    def _history(self, run_id: str, interval: float) -> float:
-        """One read of the runs list: the expectation, and the delay before the first status read. Any failure
-        leaves the wait as it is without history (a 429 still paces the first read)."""
+    def _history(self, run_id: str, interval: float, within: float) -> float:
+        """One read of the runs list, taking no longer than `within` (the time left before the timeout): the
+        expectation, and the delay before the first status read. Any failure leaves the wait as it is without
+        history (a 429 still paces the first read)."""
         self._expectation = Expectation()
         try:
             with self.cancellation.interruptible():
-                page = self.client.list_page(self.target, {"per_page": str(LIST_PER_PAGE), "status": "success"})
+                params = {"per_page": str(LIST_PER_PAGE), "status": "success"}
+                page = self.client.list_page(self.target, params, within=within)
         except ApiError as error:
             pause = error.rate_limit.retry_delay(rate_limited=True) if error.status == 429 else None
             return max(interval, pause or 0.0)

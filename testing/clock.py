@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from northflank_release.api.client import ApiAnswer, NorthflankClient
+from northflank_release.api.client import ApiAnswer, NorthflankClient, RunsPage
 from northflank_release.api.target import Target
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
 
@@ -55,9 +55,15 @@ class TimedClient(NorthflankClient):
     budgets: list[float | None]  # the `within` each read was given
     clock: FakeClock
 
+    list_budgets: list[float | None]  # the `within` each list read was given
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.read_times, self.budgets = [], []
+        self.read_times, self.budgets, self.list_budgets = [], [], []
+
+    def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
+        self.list_budgets.append(within)
+        return super().list_page(target, params, within)
 
     def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
         self.read_times.append(self.clock.now)

@@ -84,6 +84,8 @@ def test_every_status_read_is_capped_by_the_time_left_before_the_timeout(
     assert result.reason == "timeout"
     assert client.budgets == [pytest.approx(95.0 - at) for at in client.read_times]
     assert client.budgets[-1] == pytest.approx(0.0)  # the last read still gets MIN_REQUEST_SECONDS (test_bounded)
+    # The read of the flow's history before the first status read is capped the same way.
+    assert client.list_budgets == [pytest.approx(95.0)]
 
 
 def test_persistent_read_errors_back_off_to_a_minute_and_only_the_timeout_ends_the_wait(
