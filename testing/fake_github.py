@@ -22,6 +22,19 @@ rules. What it models, each from its source:
   bypass actor (googleapis/release-please-action#1194). The GitHub Actions integration cannot be one
   (422 "Actor GitHub Actions integration must be part of the ruleset source or owner organization" when
   one tries, liquibase/liquibase#7985); a GitHub App can.
+- Rulesets answer as "REST API endpoints for rules" documents them (docs.github.com/en/rest/repos/rules, the
+  ``repository-ruleset`` schema): the list (``GET .../rulesets``, with ``includes_parents``, ``targets``,
+  ``per_page``, ``page``) gives each ruleset's ``id``, ``name``, ``target``, ``source_type``, ``source``,
+  ``enforcement``, ``node_id`` and ``_links`` only, as its documented example does; the ruleset itself
+  (``GET .../rulesets/{id}``) adds ``conditions.ref_name`` (``include``/``exclude``), ``rules`` and
+  ``current_user_can_bypass`` for the caller (``always``, ``pull_requests_only`` or ``never``), and no
+  ``bypass_actors``, which go only to a caller with write access to the ruleset. An ``active`` tag
+  ruleset refuses a new tag with a ``creation`` rule, a moved one with ``update`` or ``non_fast_forward``,
+  unless the token's actor bypasses it ``always``.
+- Attestations made by the workflow's attest step (:meth:`Repository.attest`) and ``gh attestation verify
+  oci://IMAGE@DIGEST --repo R --cert-identity ID`` (cli/cli pkg/cmd/attestation/verify/policy.go): it
+  passes when an attestation of that digest has the subject ID exactly (the workflow file's URL
+  ``@`` the ref the run was on, as GitHub spells the repository).
 - An installation token lives until revoked; actions/create-github-app-token revokes its token in its post
   step at the job's end (action.yml ``post:``, lib/post.js), which :meth:`Repository.revoke` does.
 
@@ -131,8 +144,46 @@ class Repository:
     def revoke(self, token: str) -> None:
         self.data["tokens"].pop(token, None)
 
-    def add_ruleset(self, include: str, bypass: list[str]) -> None:
-        self.data["rulesets"].append({"include": include, "bypass": bypass})
+    def add_ruleset(
+        self,
+        include: str,
+        bypass: list[str],
+        *,
+        bypass_mode: str = "always",
+        rules: tuple[str, ...] = ("creation", "update", "deletion"),
+        enforcement: str = "active",
+        exclude: tuple[str, ...] = (),
+        source_type: str = "Repository",
+    ) -> int:
+        """A tag ruleset on refs matching ``include``, which the actors in ``bypass`` bypass (``bypass_mode``)."""
+        ruleset_id = 100 + len(self.data["rulesets"])
+        source = self.data["repository"] if source_type == "Repository" else self.data["repository"].split("/")[0]
+        self.data["rulesets"].append({
+            "id": ruleset_id, "name": f"tags {include}", "target": "tag", "source_type": source_type,
+            "source": source, "enforcement": enforcement, "include": [include], "exclude": list(exclude),
+            "rules": list(rules), "bypass": dict.fromkeys(bypass, bypass_mode),
+        })  # fmt: skip
+        return ruleset_id
+
+    def attest(self, name: str, digest: str, identity: str) -> None:
+        """An attestation of ``name@digest`` signed with the certificate subject ``identity``."""
+        self.data.setdefault("attestations", []).append({"name": name, "digest": digest, "identity": identity})
+
+    def _covers(self, ruleset: dict[str, Any], ref: str) -> bool:
+        include = any(p == "~ALL" or fnmatchcase(ref, p) for p in ruleset["include"])
+        return include and not any(fnmatchcase(ref, p) for p in ruleset["exclude"])
+
+    def _ruleset_answer(self, ruleset: dict[str, Any], actor: str | None) -> dict[str, Any]:
+        summary = {k: ruleset[k] for k in ("id", "name", "target", "source_type", "source", "enforcement")}
+        summary["node_id"] = f"RRS_{ruleset['id']}"
+        summary["_links"] = {"self": {"href": f"https://api.github.com/repos/{self.data['repository']}/rulesets/"
+                                              f"{ruleset['id']}"}}  # fmt: skip
+        if actor is None:
+            return summary
+        mode = ruleset["bypass"].get(actor)
+        can = {"always": "always", "pull_request": "pull_requests_only"}.get(mode or "", "never")
+        return {**summary, "conditions": {"ref_name": {"include": ruleset["include"], "exclude": ruleset["exclude"]}},
+                "rules": [{"type": r} for r in ruleset["rules"]], "current_user_can_bypass": can}  # fmt: skip
 
     def add_fault(self, method: str, path: str, status: int, *, times: int = 1, after_write: bool = False) -> None:
         """Answer ``status`` to calls of ``method`` on a path matching the regex ``path``, ``times`` times."""
@@ -158,7 +209,14 @@ class Repository:
                     {"X-Accepted-Github-Permissions": "contents=write; contents=write,workflows=write"},
                 )  # fmt: skip
         for ruleset in self.data["rulesets"]:
-            if fnmatchcase(ref, ruleset["include"]) and token["actor"] not in ruleset["bypass"]:
+            applies = {"creation"} if old is None else {"update", "non_fast_forward"}
+            if (
+                ruleset["enforcement"] == "active"
+                and ref.startswith("refs/tags/")
+                and self._covers(ruleset, ref)
+                and applies & set(ruleset["rules"])
+                and ruleset["bypass"].get(token["actor"]) != "always"
+            ):
                 message = RULESET_UPDATE if old is not None else RULESET_CREATE
                 return Answer(422, {"message": message, "status": "422"}, {})
         return None
@@ -203,6 +261,24 @@ class Repository:
                 return not_found
             parents = [{"sha": p} for p in commit["parents"]]
             return Answer(200, {"sha": m[1], "tree": {"sha": commit["tree"]}, "parents": parents}, {})
+        if method == "GET" and route == "rulesets":
+            params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+            rulesets = self.data["rulesets"]
+            if params.get("includes_parents") != "true":
+                rulesets = [r for r in rulesets if r["source_type"] == "Repository"]
+            if params.get("targets"):
+                rulesets = [r for r in rulesets if r["target"] in params["targets"].split(",")]
+            per_page, page = int(params.get("per_page", "30")), int(params.get("page", "1"))
+            shown = rulesets[(page - 1) * per_page : page * per_page]
+            return Answer(200, [self._ruleset_answer(r, None) for r in shown], {})
+        if method == "GET" and (m := re.fullmatch(r"rulesets/(\d+)", route)):
+            params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+            for ruleset in self.data["rulesets"]:
+                if ruleset["id"] == int(m[1]) and (
+                    ruleset["source_type"] == "Repository" or params.get("includes_parents") == "true"
+                ):
+                    return Answer(200, self._ruleset_answer(ruleset, token["actor"]), {})
+            return not_found
         if method == "GET" and route == "contents/.github":
             sha = self.resolve(query.removeprefix("ref="))
             if sha is None:
@@ -278,9 +354,41 @@ def _parse(argv: list[str]) -> tuple[dict[str, Any], str, dict[str, Any]]:
     return options, path, fields
 
 
+def _attestation_verify(state: Path, argv: list[str], environ: dict[str, str]) -> int:
+    """``gh attestation verify oci://NAME@DIGEST --repo R --cert-identity ID`` against the attestations made."""
+    repository = Repository(state)
+    options = dict(zip(argv[1::2], argv[2::2], strict=False))
+    repository.data["log"].append({"method": "attestation verify", "path": argv[0], "fields": options,
+                                   "actor": "", "status": 0})  # fmt: skip
+    repository.save()
+    if (environ.get("GH_TOKEN") or environ.get("GITHUB_TOKEN") or "") not in repository.data["tokens"]:
+        print("HTTP 401: Bad credentials", file=sys.stderr)
+        return 1
+    subject = argv[0].removeprefix("oci://")
+    name, _, digest = subject.partition("@")
+    if not argv[0].startswith("oci://") or "--repo" not in options or "--cert-identity" not in options:
+        print(f"fake gh: attestation verify {argv} is not the modelled form", file=sys.stderr)
+        return 2
+    found = [a for a in repository.data.get("attestations", []) if a["digest"] == digest and a["name"] == name]
+    if not found:
+        print(f"✗ Loading attestations from GitHub API failed\nError: no attestations found for {subject}")
+        return 1
+    if options["--repo"].lower() != repository.data["repository"].lower():
+        print(f"✗ Verification failed\nError: attestations are not from {options['--repo']}")
+        return 1
+    if not any(a["identity"] == options["--cert-identity"] for a in found):
+        print("✗ Verification failed\nError: verifying with issuer \"sigstore.dev\": the certificate's subject "
+              f"is not {options['--cert-identity']}")  # fmt: skip
+        return 1
+    print(f"Loaded {len(found)} attestation from GitHub API\n✓ Verification succeeded!")
+    return 0
+
+
 def gh_main(state: Path, argv: list[str], environ: dict[str, str]) -> int:
+    if argv[:2] == ["attestation", "verify"]:
+        return _attestation_verify(state, argv[2:], environ)
     if not argv or argv[0] != "api":
-        print(f"fake gh: only `gh api` is modelled, not {argv[:1]}", file=sys.stderr)
+        print(f"fake gh: only `gh api` and `gh attestation verify` are modelled, not {argv[:1]}", file=sys.stderr)
         return 2
     options, path, fields = _parse(argv[1:])
     repository = Repository(state)

@@ -18,8 +18,10 @@ What GitHub does and this runner copies (docs.github.com, "Workflow syntax for G
 
 The ``uses:`` steps are stood in for here (:meth:`Run._uses`): checkout writes the commit's files from the
 fake repository, create-github-app-token mints a token in the fake GitHub by the App's set-up, the Docker
-and attestation actions succeed, and ``uses: ./`` succeeds unless the scenario makes a runner fail it (the
-real pull-by-digest and start are tests/container/test_release_rehearsal.py's). ``gh`` is
+actions succeed (each build pushes a new digest, as a real rebuild does: its SBOM and provenance carry
+the build's time), the attestation action records an attestation of the digest in the fake GitHub, signed
+as the workflow file on the run's ref, and ``uses: ./`` succeeds unless the scenario makes a runner fail it
+(the real pull-by-digest and start are tests/container/test_release_rehearsal.py's). ``gh`` is
 testing/fake_github.py; ``docker``, ``curl`` and ``python3``'s ``-m venv`` are the small programs below.
 """
 
@@ -42,12 +44,14 @@ from testing import fake_github
 from testing.fake_github import GITHUB_ACTIONS, RELEASE_APP, Repository
 from testing.runner import REPO
 
-REPOSITORY = "Northflank-Release/Action"
+# Spelled as README.md's provenance command spells it; the verify job runs that command.
+REPOSITORY = "northflank-release/action"
 IMAGE = "ghcr.io/northflank-release/action"
-DIGEST = "sha256:" + "b" * 64
+DIGEST = "sha256:" + "b" * 64  # the first build's; each rebuild pushes another
+REBUILT = ["sha256:" + c * 64 for c in "cdef"]
 # Files of the project a checkout needs for the release workflow's steps.
-CHECKOUT_FILES = ("action.yml", "requirements.txt", "scripts/pin_image.py", "scripts/image_index.py",
-                  "scripts/github_ref.py")  # fmt: skip
+CHECKOUT_FILES = ("action.yml", "requirements.txt", "README.md", "scripts/pin_image.py", "scripts/image_index.py",
+                  "scripts/github_ref.py", "scripts/tag_rulesets.py")  # fmt: skip
 
 
 @dataclass
@@ -88,7 +92,7 @@ case "$*" in
   "image inspect "*) grep -qxF "$3" "$RUNNER_TEMP/images" 2>/dev/null \\
     || {{ echo "Error: No such image: $3" >&2; exit 1; }} ;;
   "buildx imagetools inspect "*"--raw"*) echo '{index}' ;;
-  "buildx imagetools inspect "*) echo '{{"digest": "{DIGEST}"}}' ;;
+  "buildx imagetools inspect "*) printf '{{"digest": "%s"}}\\n' "$(cat "{folder}/registry-digest")" ;;
   "buildx imagetools create "*) ;;
   *) echo "fake docker: $*" >&2; exit 1 ;;
 esac
@@ -107,7 +111,7 @@ if [[ "$1 $2" == "-m venv" ]]; then
   python="{sys.executable}"
   printf '#!/bin/bash\\nprintf "%%s\\\\n" "$NF_STEP" >> "%s"\\nexec %s "$@"\\n' "$log" "$python" > "$3/bin/python"
   cp "$3/bin/python" "$3/bin/python3"
-  printf '#!/bin/bash\\n[[ " $* " == *" --require-hashes "* ]] || exit 3\\n' > "$3/bin/pip"
+  printf '#!/bin/bash\\nprintf "%%s %%s\\\\n" "$NF_JOB" "$*" >> "%s"\\n[[ " $* " == *" --require-hashes "* ]] || exit 3\\n' "{folder}/pip.log" > "$3/bin/pip"
   chmod +x "$3/bin/python" "$3/bin/python3" "$3/bin/pip"
   exit 0
 fi
@@ -142,6 +146,8 @@ class Run:
         _fake_programs(self.bin, folder)
         self.between_jobs: dict[str, Callable[[], None]] = {}
         self.tokens = 0
+        self.builds: list[str] = []  # the digest each build pushed
+        self.minted_in: list[str] = []  # the job of each App token minted
 
     # scheduling
 
@@ -209,6 +215,7 @@ class Run:
             "vars": {},
             "needs": {n: {"outputs": self.jobs[n].outputs, "result": self.jobs[n].result} for n in self._needs(name)},
             "matrix": matrix,
+            "job": name,
             "env": {k: str(v) for k, v in self.workflow.get("env", {}).items()},
             "steps": {},
             "workspace": workspace,
@@ -294,10 +301,11 @@ class Run:
             "GITHUB_OUTPUT": str(files["output"]),
             "GITHUB_PATH": str(files["path"]),
             "GITHUB_STEP_SUMMARY": str(files["summary"]),
-            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_REPOSITORY": self.github.data["repository"],
             "GITHUB_SHA": self.sha,
             "GITHUB_REF": self.ref,
             "NF_STEP": label,
+            "NF_JOB": str(context.get("job", "")),
             **context["env"],
             **env,
         }
@@ -330,8 +338,18 @@ class Run:
                 images.write(f"{image[1]}@{image[2]}\n")
             return "success", {"request": '{"arguments": {}}'}, f"pulled {image[1]}@{image[2]} and ran it"
         if action == "docker/build-push-action":
-            return "success", {"digest": DIGEST}, "built and pushed"
-        if action.startswith(("docker/", "actions/attest-build-provenance")):
+            digest = ([DIGEST, *REBUILT])[len(self.builds)]
+            self.builds.append(digest)
+            (self.folder / "registry-digest").write_text(digest, encoding="utf-8")
+            return "success", {"digest": digest}, f"built and pushed {digest}"
+        if action == "actions/attest-build-provenance":
+            # The certificate's subject: the workflow file as GitHub spells the repository, @ the run's ref.
+            identity = f"https://github.com/{self.github.data['repository']}/.github/workflows/release.yml@{self.ref}"
+            self.github.reload()
+            self.github.attest(inputs["subject-name"], inputs["subject-digest"], identity)
+            self.github.save()
+            return "success", {}, f"attested {inputs['subject-name']}@{inputs['subject-digest']}"
+        if action.startswith("docker/"):
             if action == "docker/metadata-action":
                 return "success", {"tags": f"{IMAGE}:x", "labels": ""}, ""
             return "success", {}, ""
@@ -372,6 +390,7 @@ class Run:
                               workflows="workflows" in wanted)  # fmt: skip
         self.github.save()
         context["minted"].append(token)
+        self.minted_in.append(str(context.get("job", "")))
         return "success", {"token": token}, "minted"
 
 
@@ -398,10 +417,11 @@ def release_commit(github: Repository, main: str, version: str) -> str:
     return github.commit(github.tree(files), [main], f"Release {version}")
 
 
-def new_repository(folder: Path) -> Repository:
+def new_repository(folder: Path, repository: str = REPOSITORY) -> Repository:
+    """A repository as GitHub spells its name (``repository``; GHCR's image name is the lower-case one)."""
     folder.mkdir(parents=True, exist_ok=True)
     github = Repository(folder / "github.json")
-    github.data["repository"] = REPOSITORY
+    github.data["repository"] = repository
     github.save()
     return github
 
