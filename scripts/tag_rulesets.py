@@ -47,7 +47,7 @@ PER_PAGE = 100
 LETS_THROUGH = ("always", "exempt")
 REFUSES = ("never", "pull_requests_only")
 FIX = (
-    "Add the release App to its bypass list with \"Always allow\" (RELEASING.md, Set-up, Tag rulesets), "
+    'Add the release App to its bypass list with "Always allow" (RELEASING.md, Set-up, Tag rulesets), '
     "then run the release again."
 )
 
@@ -129,7 +129,7 @@ def judge(ruleset: dict[str, Any], refs: list[str]) -> Finding | None:
     hit = covered(ruleset, refs)
     if not hit:
         return None
-    name = f"\"{ruleset.get('name', '?')}\" (id {ruleset.get('id', '?')}, from {ruleset.get('source', '?')})"
+    name = f'"{ruleset.get("name", "?")}" (id {ruleset.get("id", "?")}, from {ruleset.get("source", "?")})'
     bypass = ruleset.get("current_user_can_bypass")
     if bypass in LETS_THROUGH:
         return None
@@ -169,8 +169,10 @@ def main(argv: list[str]) -> int:
               "the release App is unknown; run the release again later.")  # fmt: skip
         return 1
     for finding in findings:
-        kind, title = ("error", "Tag ruleset refuses the release App") if finding.refuses else ("warning", "Tag ruleset")
-        print(f"::{kind} title={title}::{escape(finding.text)}")
+        if finding.refuses:
+            print(f"::error title=Tag ruleset refuses the release App::{escape(finding.text)}")
+        else:
+            print(f"::warning title=Tag ruleset::{escape(finding.text)}")
     if any(finding.refuses for finding in findings):
         return 1
     print(f"No active tag ruleset refuses the release App's writes of {', '.join(refs)}.")

@@ -111,7 +111,8 @@ if [[ "$1 $2" == "-m venv" ]]; then
   python="{sys.executable}"
   printf '#!/bin/bash\\nprintf "%%s\\\\n" "$NF_STEP" >> "%s"\\nexec %s "$@"\\n' "$log" "$python" > "$3/bin/python"
   cp "$3/bin/python" "$3/bin/python3"
-  printf '#!/bin/bash\\nprintf "%%s %%s\\\\n" "$NF_JOB" "$*" >> "%s"\\n[[ " $* " == *" --require-hashes "* ]] || exit 3\\n' "{folder}/pip.log" > "$3/bin/pip"
+  printf '#!/bin/bash\\nprintf "%%s %%s\\\\n" "$NF_JOB" "$*" >> "%s"\\n' "{folder}/pip.log" > "$3/bin/pip"
+  printf '[[ " $* " == *" --require-hashes "* ]] || exit 3\\n' >> "$3/bin/pip"
   chmod +x "$3/bin/python" "$3/bin/python3" "$3/bin/pip"
   exit 0
 fi

@@ -8,6 +8,7 @@ release-before-issue-17.yml, a verbatim copy), which must fail them: that is wha
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,21 @@ import pytest
 
 from testing.fake_github import RELEASE_APP, Repository
 from testing.runner import REPO
-from testing.workflow_run import App, Run, World, main_commit, new_repository, release_commit
+from testing.workflow_run import (
+    DIGEST,
+    IMAGE,
+    REBUILT,
+    App,
+    Run,
+    World,
+    main_commit,
+    new_repository,
+    release_commit,
+)
 
 NEW = REPO / ".github" / "workflows" / "release.yml"
 OLD = REPO / "tests" / "release" / "fixtures" / "release-before-issue-17.yml"
+JOBS = ("preflight", "image", "public", "pin", "release-commit", "verify", "major-tag")
 
 
 def _first(folder: Path) -> tuple[Repository, str]:
@@ -67,7 +79,7 @@ def _released(github: Repository, version: str, main: str) -> str:
 def test_a_first_release_tags_the_release_commit_and_makes_v1(tmp_path: Path) -> None:
     github, main = _first(tmp_path)
     run = _run(NEW, tmp_path, github, main, version="1.0.0")
-    assert run.attempt() == dict.fromkeys(("preflight", "image", "release-commit", "verify", "major-tag"), "success")
+    assert run.attempt() == dict.fromkeys(JOBS, "success")
     commit = _released(github, "v1.0.0", main)
     assert _tag(github, "v1") == commit
     writes = [c for c in github.data["log"] if c["method"] in ("POST", "PATCH") and "/git/refs" in c["path"]]
@@ -131,11 +143,21 @@ def test_a_tag_ruleset_refuses_github_token_but_lets_its_bypass_app_through(tmp_
     assert set(_run(NEW, tmp_path / "new", github, main).attempt().values()) == {"success"}
 
 
+def _add_ruleset_later(run: Run, github: Repository, include: str) -> None:
+    """A tag ruleset the App is no bypass actor of, made while the image builds (after the preflight's check)."""
+
+    def add() -> None:
+        github.reload()
+        github.add_ruleset(include, bypass=[])
+        github.save()
+
+    run.between_jobs["preflight"] = add
+
+
 def test_a_refused_tag_prints_githubs_status_and_message(tmp_path: Path) -> None:
     github, main, first = _second(tmp_path)
-    github.add_ruleset("refs/tags/v*", bypass=[])  # the App was not made a bypass actor
-    github.save()
     run = _run(NEW, tmp_path, github, main)
+    _add_ruleset_later(run, github, "refs/tags/v*")
     assert run.attempt()["release-commit"] == "failure"
     log = run.jobs["release-commit"].log
     assert (
@@ -148,9 +170,8 @@ def test_a_refused_tag_prints_githubs_status_and_message(tmp_path: Path) -> None
 
 def test_a_refused_major_tag_prints_githubs_status_and_message(tmp_path: Path) -> None:
     github, main, first = _second(tmp_path)
-    github.add_ruleset("refs/tags/v1", bypass=[])  # protects the major tag only; the App is no bypass actor
-    github.save()
     run = _run(NEW, tmp_path, github, main)
+    _add_ruleset_later(run, github, "refs/tags/v1")  # protects the major tag only
     results = run.attempt()
     assert results["release-commit"] == "success"
     assert results["major-tag"] == "failure"
@@ -319,7 +340,7 @@ def _mend(run: Run, github: Repository) -> None:
     ("job", "breaks"),
     [
         ("preflight", _break_preflight),
-        ("image", _break_image),
+        ("public", _break_image),
         ("release-commit", _break_release_commit),
         ("verify", _break_verify),
         ("major-tag", _break_major_tag),
@@ -341,3 +362,190 @@ def test_rerunning_the_failed_jobs_after_a_failure_at_each_job_completes_the_rel
     if job == "release-commit":  # the re-run made a second commit and took the first attempt's tag
         assert "::notice title=Tag already made::" in run.jobs[job].log
         assert len([c for c in github.data["commits"].values() if c["parents"] == [main]]) == 2
+
+
+# The workflow as it was before issue 27 (a verbatim copy): each scenario below fails against it.
+BEFORE_27 = REPO / "tests" / "release" / "fixtures" / "release-before-issue-27.yml"
+
+
+def _newer_minor_released(folder: Path) -> tuple[Repository, str, str]:
+    """v1.0.0 and v1.2.0 released, v1 on v1.2.0's release commit; main moved on. Releasing 1.1.1 next."""
+    github, main, _ = _second(folder)
+    newer = release_commit(github, main, "v1.2.0")
+    github.set_ref("refs/tags/v1.2.0", newer)
+    github.set_ref("refs/tags/v1", newer)
+    github.save()
+    return github, main, newer
+
+
+def test_a_failing_tag_listing_leaves_v1_where_it_is_and_fails_the_job(tmp_path: Path) -> None:
+    """A 502 on the listing must not make 1.1.1 "the newest": v1 stays on 1.2.0, the job fails."""
+    for workflow in (BEFORE_27, NEW):
+        folder = tmp_path / workflow.stem
+        github, main, newer = _newer_minor_released(folder)
+        github.add_fault("GET", r"^git/matching-refs/tags/v1\.$", 502, times=1)
+        github.save()
+        run = _run(workflow, folder, github, main, version="1.1.1")
+        results = run.attempt()
+        if workflow == BEFORE_27:  # the listing's failure hid in $(...): v1 moved backwards to 1.1.1
+            assert results["major-tag"] == "success"
+            assert _tag(github, "v1") == _tag(github, "v1.1.1") != newer
+            continue
+        assert results["major-tag"] == "failure"
+        assert "::error title=Cannot list the tags::" in run.jobs["major-tag"].log
+        assert _tag(github, "v1") == newer
+        # GitHub answers again: a re-run of the failed job leaves v1 on the newer release, and says why.
+        assert set(run.attempt().values()) == {"success"}
+        assert _tag(github, "v1") == newer
+        assert "::notice title=Major tag not moved::v1.2.0 is newer than v1.1.1" in run.jobs["major-tag"].log
+
+
+def test_a_first_release_resumes_after_the_package_is_made_public_without_a_rebuild(tmp_path: Path) -> None:
+    for workflow in (BEFORE_27, NEW):
+        folder = tmp_path / workflow.stem
+        github, main = _first(folder)
+        run = _run(workflow, folder, github, main, world=World(image_public=False), version="1.0.0")
+        results = run.attempt()
+        assert "::error title=Image not public::" in "".join(job.log for job in run.jobs.values())
+        assert _tag(github, "v1.0.0") is None
+        run.world.image_public = True  # RELEASING.md, First release: make the package public, re-run failed jobs
+        assert set(run.attempt().values()) == {"success"}
+        github.reload()
+        attestations = github.data["attestations"]
+        pinned = github.blob_content(github.files(_tag(github, "v1.0.0") or "")["action.yml"]).decode()
+        if workflow == BEFORE_27:  # the check sat in the image job: the re-run built and attested again
+            assert results["image"] == "failure"
+            assert run.builds == [DIGEST, REBUILT[0]]
+            assert len(attestations) == 2
+            assert f"@{REBUILT[0]}" in pinned
+            continue
+        assert (results["image"], results["public"]) == ("success", "failure")
+        assert run.builds == [DIGEST]  # one build, one digest, one attestation
+        assert [a["digest"] for a in attestations] == [DIGEST]
+        assert f"@{DIGEST}" in pinned
+
+
+def test_third_party_code_runs_in_a_job_without_the_app_token_and_installs_wheels_only(tmp_path: Path) -> None:
+    for workflow in (BEFORE_27, NEW):
+        folder = tmp_path / workflow.stem
+        github, main, _ = _second(folder)
+        run = _run(workflow, folder, github, main)
+        assert set(run.attempt().values()) == {"success"}
+        installs = (folder / "pip.log").read_text(encoding="utf-8").splitlines()
+        pip_jobs = {line.split(" ", 1)[0] for line in installs}
+        if workflow == BEFORE_27:
+            assert pip_jobs & set(run.minted_in) == {"release-commit"}
+            continue
+        assert pip_jobs == {"pin"}
+        assert not pip_jobs & set(run.minted_in)
+        assert all("--only-binary=:all:" in line.split() for line in installs)
+        assert _tag(github, "v1") == _released(github, "v1.1.0", main)
+
+
+def test_the_release_commit_refuses_a_pinned_action_yml_that_is_not_mains_with_one_line_changed(
+    tmp_path: Path,
+) -> None:
+    github, main, first = _second(tmp_path)
+    run = _run(NEW, tmp_path, github, main)
+
+    def tamper() -> None:
+        pinned = base64.b64decode(run.jobs["pin"].outputs["action-yml"]).decode()
+        extra = pinned.replace("runs:\n", "runs:\n  pre-entrypoint: /tmp/x\n", 1)
+        run.jobs["pin"].outputs["action-yml"] = base64.b64encode(extra.encode()).decode()
+
+    run.between_jobs["pin"] = tamper
+    results = run.attempt()
+    assert results["release-commit"] == "failure"
+    assert "::error title=Pinned action.yml differs::" in run.jobs["release-commit"].log
+    assert _tag(github, "v1.1.0") is None
+    assert _tag(github, "v1") == first
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "says"),
+    [
+        ({"include": "refs/tags/v*", "bypass": []}, "may bypass it: never"),
+        ({"include": "refs/tags/v1", "bypass": []}, "covers refs/tags/v1 and"),  # the major tag only
+        ({"include": "refs/tags/v*", "bypass": [RELEASE_APP], "bypass_mode": "pull_request"}, "pull_requests_only"),
+        ({"include": "~ALL", "bypass": [], "source_type": "Organization"}, "from northflank-release)"),
+    ],
+    ids=["no bypass", "major tag", "pull requests only", "organisation ruleset"],
+)
+def test_a_tag_ruleset_that_would_refuse_the_app_stops_the_release_before_the_build(
+    tmp_path: Path, ruleset: dict[str, Any], says: str
+) -> None:
+    for workflow in (BEFORE_27, NEW):
+        folder = tmp_path / workflow.stem
+        github, main, first = _second(folder)
+        github.add_ruleset(**ruleset)
+        github.save()
+        run = _run(workflow, folder, github, main)
+        results = run.attempt()
+        if workflow == BEFORE_27:  # found after the half-hour build, by the tag write itself
+            assert results["preflight"] == "success"
+            assert run.builds == [DIGEST]
+            assert "failure" in (results["release-commit"], results["major-tag"])
+            continue
+        assert results["preflight"] == "failure"
+        assert results["image"] == "skipped"
+        assert run.builds == []
+        log = run.jobs["preflight"].log
+        assert "::error title=Tag ruleset refuses the release App::" in log
+        assert says in log
+        assert "RELEASING.md" in log
+        assert _tag(github, "v1") == first
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "version"),
+    [
+        ({"include": "refs/tags/v*", "bypass": [RELEASE_APP]}, "1.1.0"),  # the App bypasses it always
+        ({"include": "refs/tags/v*", "bypass": [], "enforcement": "evaluate"}, "1.1.0"),  # reported, not enforced
+        ({"include": "refs/tags/v*", "bypass": [], "rules": ("deletion",)}, "1.1.0"),  # the release deletes none
+        ({"include": "refs/tags/v*", "bypass": [], "exclude": ("refs/tags/v1*",)}, "1.1.0"),
+        ({"include": "refs/tags/v1", "bypass": []}, "1.1.0-rc.1"),  # a prerelease never moves v1
+    ],
+    ids=["bypass always", "evaluate", "deletion only", "excluded", "prerelease"],
+)
+def test_a_tag_ruleset_that_lets_the_app_through_does_not_stop_the_release(
+    tmp_path: Path, ruleset: dict[str, Any], version: str
+) -> None:
+    github, main, _ = _second(tmp_path)
+    github.add_ruleset(**ruleset)
+    github.save()
+    run = _run(NEW, tmp_path, github, main, version=version)
+    results = run.attempt()
+    assert set(results.values()) <= {"success", "skipped"}, run.jobs["preflight"].log
+    assert results["release-commit"] == "success"
+    assert _released(github, f"v{version}", main)
+
+
+def test_the_verify_job_runs_readmes_provenance_command_and_fails_on_another_spelling(tmp_path: Path) -> None:
+    """GitHub spells the repository Northflank-Release/Action; README.md's command spells it in lower case."""
+    for workflow in (BEFORE_27, NEW):
+        folder = tmp_path / workflow.stem
+        github = new_repository(folder, repository="Northflank-Release/Action")
+        main = main_commit(github, workflows="ci: one job")
+        github.set_ref("refs/heads/main", main)
+        github.save()
+        run = _run(workflow, folder, github, main, version="1.0.0")
+        results = run.attempt()
+        if workflow == BEFORE_27:  # nothing ran the documented command: v1 moved
+            assert results["major-tag"] == "success"
+            continue
+        assert results["verify"] == "failure"
+        assert results["major-tag"] == "skipped"
+        log = run.jobs["verify"].log
+        assert "::error title=Provenance not verified::" in log
+        assert "(Northflank-Release/Action)" in log
+        assert _tag(github, "v1") is None
+
+
+def test_the_verify_job_verifies_the_new_digest_with_readmes_command(tmp_path: Path) -> None:
+    github, main, _ = _second(tmp_path)
+    run = _run(NEW, tmp_path, github, main)
+    assert set(run.attempt().values()) == {"success"}
+    github.reload()
+    verified = [c for c in github.data["log"] if c["method"] == "attestation verify"]
+    assert [c["path"] for c in verified] == [f"oci://{IMAGE}@{DIGEST}"]  # once, on the amd64 leg
+    assert "✓ Verification succeeded!" in run.jobs["verify"].log

@@ -111,12 +111,6 @@ def test_the_build_makes_amd64_and_arm64_with_sbom_and_the_attestation_names_the
     assert attest["uses"].startswith("actions/attest-build-provenance@")
     assert attest["with"]["subject-digest"] == "${{ steps.index.outputs.digest }}"
     assert attest["with"]["push-to-registry"] is True
-    assert WORKFLOW["jobs"]["image"]["permissions"] == {
-        "contents": "read",
-        "packages": "write",
-        "id-token": "write",
-        "attestations": "write",
-    }
     assert "scripts/image_index.py" in _step("image", "Read the multi-arch index digest")["run"]
 
 
@@ -218,11 +212,12 @@ def test_a_version_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
 
 
 def test_the_pin_step_has_pyyaml_from_the_pinned_requirements_and_only_it_runs_that_python() -> None:
-    steps = [s.get("name", "") for s in WORKFLOW["jobs"]["release-commit"]["steps"]]
-    install = _step("release-commit", "Install the pin program")
-    pin = _step("release-commit", "Pin action.yml's image")
+    steps = [s.get("name", "") for s in WORKFLOW["jobs"]["pin"]["steps"]]
+    install = _step("pin", "Install the pin program")
+    pin = _step("pin", "Pin action.yml's image")
     assert steps.index(install["name"]) < steps.index(pin["name"])
-    assert "--require-hashes -r requirements.txt" in install["run"]
+    assert "--require-hashes" in install["run"]
+    assert "--only-binary=:all: -r requirements.txt" in install["run"]
     assert '"${RUNNER_TEMP}/pin-venv/bin/python" scripts/pin_image.py' in pin["run"]
     # Nothing puts the venv on PATH for the steps after it (the one holding the App's token among them).
     assert "GITHUB_PATH" not in install["run"] + pin["run"]
@@ -253,7 +248,7 @@ _IMAGE_ENV = {"IMAGE": "ghcr.io/northflank-release/action", "DIGEST": DIGEST, "G
 
 def test_an_image_anyone_can_pull_passes_and_is_asked_for_anonymously(tmp_path: Path) -> None:
     bin_dir = _fake_curl(tmp_path, """echo '{"token":"anon-token"}'""", "200")
-    result = _run_step(_step("image", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
+    result = _run_step(_step("public", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = (tmp_path / "curl.log").read_text(encoding="utf-8").splitlines()
     assert len(calls) == 2
@@ -276,13 +271,12 @@ def test_an_image_an_anonymous_client_cannot_pull_stops_the_release_before_the_t
     tmp_path: Path, token_answer: str, head_status: str
 ) -> None:
     bin_dir = _fake_curl(tmp_path, token_answer, head_status)
-    result = _run_step(_step("image", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
+    result = _run_step(_step("public", "Check that anyone can pull"), tmp_path, _IMAGE_ENV, bin_dir)
     assert result.returncode != 0
     assert "::error title=Image not public::" in result.stdout
     assert "RELEASING.md" in result.stdout
-    steps = [s.get("name", "") for s in WORKFLOW["jobs"]["image"]["steps"]]
-    assert steps[-1] == "Check that anyone can pull the image"  # the image job ends with it; the tag comes later
-    assert "image" in WORKFLOW["jobs"]["release-commit"]["needs"]
+    assert "re-run the failed jobs" in result.stdout
+    assert "public" in WORKFLOW["jobs"]["release-commit"]["needs"]  # the tag comes after the check
 
 
 def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_the_tag(tmp_path: Path) -> None:
@@ -300,11 +294,17 @@ def test_the_release_commit_is_mains_commit_with_the_pinned_action_yml_and_gets_
     venv.mkdir(parents=True)
     (venv / "python").symlink_to(sys.executable)
     fake = _fake_gh(tmp_path, "exit 99")
-    pin = _run_step(
-        _step("release-commit", "Pin action.yml"), tmp_path, {**env, "RUNNER_TEMP": str(venv.parents[1])}, fake
-    )
+    pin = _run_step(_step("pin", "Pin action.yml"), tmp_path, {**env, "RUNNER_TEMP": str(venv.parents[1])}, fake)
     assert pin.returncode == 0, pin.stdout + pin.stderr
     assert f"+  image: docker://ghcr.io/northflank-release/action:v1.2.3@{DIGEST}" in pin.stdout
+    pinned = _outputs(tmp_path)["action-yml"]
+    (tmp_path / "output").write_text("", encoding="utf-8")
+
+    # The release-commit job checks out main again and takes the pin job's action.yml.
+    subprocess.run(["git", "checkout", "-q", "action.yml"], cwd=tmp_path, check=True)
+    took = _run_step(_step("release-commit", "Take the pinned action.yml"), tmp_path, {**env, "PINNED": pinned}, fake)
+    assert took.returncode == 0, took.stdout + took.stderr
+    assert f"+  image: docker://ghcr.io/northflank-release/action:v1.2.3@{DIGEST}" in took.stdout
 
     answers = (
         'case "$*" in\n'
@@ -519,3 +519,157 @@ def test_a_signer_workflow_without_a_ref_would_accept_any_branch() -> None:
     """The check above can fail: the command the README gave before accepts a feature branch's attestation."""
     before = ["--repo", "o/r", "--signer-workflow", "o/r/.github/workflows/release.yml"]
     assert _gh_verify_accepts(before, "https://github.com/o/r/.github/workflows/release.yml@refs/heads/feature")
+
+
+# The workflow as it was before issue 27 (a verbatim copy), which the checks below must catch.
+BEFORE_27: dict[Any, Any] = yaml.safe_load(
+    (REPO / "tests" / "release" / "fixtures" / "release-before-issue-27.yml").read_text(encoding="utf-8")
+)
+
+
+def _step_of(workflow: dict[Any, Any], job: str, name_start: str) -> dict[str, Any]:
+    (step,) = [s for s in workflow["jobs"][job]["steps"] if str(s.get("name", "")).startswith(name_start)]
+    return dict(step)
+
+
+@pytest.mark.parametrize("answer", ['echo "gh: Server Error (HTTP 502)" >&2; exit 1', "sleep 0; exit 1"])
+def test_a_failing_tag_listing_fails_the_newest_version_step_and_writes_no_move(tmp_path: Path, answer: str) -> None:
+    for workflow, folder in ((BEFORE_27, tmp_path / "before"), (WORKFLOW, tmp_path / "now")):
+        folder.mkdir()
+        env = {"MAJOR": "v1", "VERSION": "v1.1.1"}
+        result = _run_step(_step_of(workflow, "major-tag", "Is this the newest"), folder, env, _fake_gh(folder, answer))
+        if workflow is BEFORE_27:  # -e does not reach into $(...): only this version was listed, so "newest"
+            assert (result.returncode, _outputs(folder)) == (0, {"move": "true"})
+            continue
+        assert result.returncode != 0
+        assert "::error title=Cannot list the tags::" in result.stdout
+        assert (folder / "output").read_text(encoding="utf-8") == ""
+
+
+# Each job's GITHUB_TOKEN permissions, the least it needs. The image job's artifact-metadata: actions/attest
+# v3.2.0 (run by attest-build-provenance v3.2.0) creates a storage record after pushing the attestation to
+# the registry, by default (create-storage-record: true), for an organisation's repository; src/attest.ts,
+# createAttestation: "creating a storage record requires the 'artifact-metadata:write' permission".
+JOB_PERMISSIONS = {
+    "preflight": {"contents": "read"},
+    "image": {
+        "contents": "read",
+        "packages": "write",
+        "id-token": "write",
+        "attestations": "write",
+        "artifact-metadata": "write",
+    },
+    "public": {},
+    "pin": {"contents": "read"},
+    "release-commit": {"contents": "read"},
+    "verify": {"contents": "read", "attestations": "read"},
+    "major-tag": {"contents": "read", "packages": "write"},
+}
+
+
+def _storage_record_without_permission(workflow: dict[Any, Any]) -> list[str]:
+    """Jobs whose attest step pushes to the registry (so makes a storage record) without artifact-metadata."""
+    missing = []
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            if not str(step.get("uses", "")).startswith(("actions/attest-build-provenance@", "actions/attest@")):
+                continue
+            options = step.get("with", {})
+            records = options.get("push-to-registry") is True and options.get("create-storage-record", True) is True
+            if records and job.get("permissions", {}).get("artifact-metadata") != "write":
+                missing.append(name)
+    return missing
+
+
+def test_each_job_has_exactly_the_permissions_it_needs() -> None:
+    assert WORKFLOW["permissions"] == {}
+    assert {name: job["permissions"] for name, job in WORKFLOW["jobs"].items()} == JOB_PERMISSIONS
+    assert _storage_record_without_permission(WORKFLOW) == []
+    assert _storage_record_without_permission(BEFORE_27) == ["image"]
+
+
+def _third_party_jobs(workflow: dict[Any, Any]) -> dict[str, bool]:
+    """Each job that installs packages, and whether it also holds the App's token or the environment's secrets."""
+    found = {}
+    for name, job in workflow["jobs"].items():
+        if any(re.search(r'\bpip3?"? +install\b', str(step.get("run", ""))) for step in job["steps"]):
+            minted = any("create-github-app-token" in str(step.get("uses", "")) for step in job["steps"])
+            found[name] = minted or "environment" in job
+    return found
+
+
+def test_packages_are_installed_from_wheels_in_a_job_without_the_app_token_or_the_environment() -> None:
+    assert _third_party_jobs(WORKFLOW) == {"pin": False}
+    assert _third_party_jobs(BEFORE_27) == {"release-commit": True}
+    install = _step("pin", "Install the pin program")
+    assert "--only-binary=:all:" in install["run"]
+    assert "--only-binary" not in _step_of(BEFORE_27, "release-commit", "Install the pin program")["run"]
+    # The pinned action.yml reaches the token's job as the pin job's output, checked again there.
+    assert WORKFLOW["jobs"]["pin"]["outputs"] == {"action-yml": "${{ steps.pin.outputs.action-yml }}"}
+    take = _step("release-commit", "Take the pinned action.yml")
+    assert take["env"]["PINNED"] == "${{ needs.pin.outputs.action-yml }}"
+    assert "pin" in WORKFLOW["jobs"]["release-commit"]["needs"]
+
+
+def _readme_command() -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    (line,) = [line for line in text.splitlines() if line.startswith("gh attestation verify oci:")]
+    return shlex.split(line.replace("sha256:<digest>", DIGEST))
+
+
+def test_the_verify_job_runs_readmes_provenance_command_word_for_word_on_the_new_digest(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_bytes((REPO / "README.md").read_bytes())
+    step = _step("verify", "Check the image's provenance")
+    env = {"IMAGE": "ghcr.io/northflank-release/action", "DIGEST": DIGEST, "GH_TOKEN": "ghs_job"}
+    result = _run_step(step, tmp_path, env, _fake_gh(tmp_path, "echo verified"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = (tmp_path / "gh.log").read_text(encoding="utf-8").splitlines()
+    assert ["gh", *shlex.split(call.removeprefix("ARGS "))] == _readme_command()
+    assert _readme_command()[-2:] == [
+        "--cert-identity", "https://github.com/northflank-release/action/.github/workflows/release.yml@refs/heads/main"
+    ]  # fmt: skip
+    assert step["if"] == "matrix.runner == 'ubuntu-24.04'"  # gh is on the amd64 image; one leg is enough
+    assert not [s for s in BEFORE_27["jobs"]["verify"]["steps"] if "attestation verify" in str(s.get("run", ""))]
+
+
+@pytest.mark.parametrize(
+    ("readme", "says"),
+    [
+        ("no command at all\n", "No provenance command in README.md"),
+        (
+            "gh attestation verify oci://ghcr.io/someone/else@sha256:<digest> \\\n  --repo someone/else \\\n"
+            "  --cert-identity https://github.com/someone/else/.github/workflows/release.yml@refs/heads/main\n",
+            "No provenance command in README.md",
+        ),
+        (
+            "gh attestation verify oci://ghcr.io/northflank-release/action@sha256:<digest> \\\n"
+            "  --repo northflank-release/action\n",
+            "No provenance command in README.md",
+        ),
+    ],
+    ids=["none", "another image", "no --cert-identity"],
+)
+def test_the_verify_job_refuses_a_readme_without_the_command_for_this_image(
+    tmp_path: Path, readme: str, says: str
+) -> None:
+    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    env = {"IMAGE": "ghcr.io/northflank-release/action", "DIGEST": DIGEST, "GH_TOKEN": "ghs_job"}
+    result = _run_step(_step("verify", "Check the image's provenance"), tmp_path, env, _fake_gh(tmp_path, "exit 0"))
+    assert result.returncode != 0
+    assert f"::error title={says}::" in result.stdout
+    assert not (tmp_path / "gh.log").exists()
+
+
+def test_zizmors_self_repository_suggestion_is_ignored_at_the_verify_step_with_its_reason() -> None:
+    lines = WORKFLOW_PATH.read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if line.strip().startswith("uses: ./")]
+    # zizmor reads `# zizmor: ignore[audit]` as a YAML comment on the finding's line; text after it is free.
+    assert re.fullmatch(r"\s+uses: \./ # zizmor: ignore\[self-repository\] \S.*", line), line
+    assert "release commit" in line
+
+
+def test_releasing_md_says_a_newer_dispatch_cancels_the_pending_one() -> None:
+    text = " ".join((REPO / "RELEASING.md").read_text(encoding="utf-8").split())
+    assert "cancel-in-progress: false" in text
+    assert "pending" in text
+    assert "cancels" in text
