@@ -19,8 +19,10 @@ What GitHub documents ("REST API endpoints for rules", docs.github.com/en/rest/r
   (``refs/tags/v*``), or ``~ALL``.
 - ``current_user_can_bypass`` is "the bypass type of the user making the API request for this ruleset",
   "only returned when querying the repository-level endpoint": ``always``, ``pull_requests_only`` or
-  ``never`` (later descriptions add ``exempt``). The request is made with the App's token, so it is the
-  App's. A tag write is no pull request: only ``always`` and ``exempt`` let it through.
+  ``never``. The request is made with the App's token, so it is the App's. A tag write is no pull
+  request: only ``always`` lets it through. (``exempt``, which some clients also accept, after the
+  bypass mode that skips the rules altogether, is taken as letting it through too; not found in the
+  documentation read for this.)
 - ``bypass_actors`` is returned only to a caller with write access to the ruleset, which the App (Contents
   and Workflows only) is not: it is not read.
 
