@@ -106,7 +106,6 @@ class Release:
         self.runner.info(
             f"Following run {run_id} of the {self.target.stage} release flow of pipeline {self.target.pipeline_id}."
         )
-        self.runner.set_outputs({"run-id": run_id})  # known now, whatever happens next, like a triggered run's id
         try:
             with self.cancellation.interruptible():
                 answer = self.client.get_run(self.target, run_id, within=FOLLOW_READ_SECONDS)
