@@ -88,8 +88,15 @@ def read_template(flow: dict[str, Any]) -> Template:
     arguments = flow.get("arguments")
     options = _mapping(flow.get("options"))
     # The SDK has `paused` and `concurrencyPolicy` at the top and again under `options`: either is read.
-    paused = flow.get("paused", options.get("paused"))
-    concurrency = flow.get("concurrencyPolicy", options.get("concurrencyPolicy"))
+    paused = next((value for value in (flow.get("paused"), options.get("paused")) if isinstance(value, bool)), None)
+    concurrency = next(
+        (
+            value
+            for value in (flow.get("concurrencyPolicy"), options.get("concurrencyPolicy"))
+            if isinstance(value, str)
+        ),
+        "",
+    )
     return Template(
         refs=frozenset(refs),
         services=frozenset(services),
@@ -97,8 +104,8 @@ def read_template(flow: dict[str, Any]) -> Template:
         unread_release_nodes=unread,
         arguments=arguments if isinstance(arguments, dict) else {},
         declares_arguments=isinstance(arguments, dict),
-        paused=paused if isinstance(paused, bool) else None,
-        concurrency=concurrency if isinstance(concurrency, str) else "",
+        paused=paused,
+        concurrency=concurrency,
         spec_text=json.dumps(spec),
     )
 
