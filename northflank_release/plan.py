@@ -62,7 +62,7 @@ class Template:
     declares_arguments: bool
     paused: bool | None
     concurrency: str
-    spec_text: str = field(repr=False, default="")  # the spec as JSON, to see which `${args.X}` it refers to
+    mentions: frozenset[str] = field(repr=False, default=frozenset())  # the spec's texts with `args.` in them
 
 
 def read_template(flow: dict[str, Any]) -> Template:
@@ -71,7 +71,12 @@ def read_template(flow: dict[str, Any]) -> Template:
     refs: set[str] = set()
     services: set[str] = set()
     release_nodes = unread = 0
-    for node in _dicts(spec):
+    mentions: set[str] = set()
+    for node in _walk(spec):
+        if isinstance(node, str):
+            if "args." in node:
+                mentions.add(node)
+            continue
         ref = node.get("ref")
         if isinstance(node.get("kind"), str) and isinstance(ref, str) and ref:
             refs.add(ref)
@@ -106,7 +111,7 @@ def read_template(flow: dict[str, Any]) -> Template:
         declares_arguments=isinstance(arguments, dict),
         paused=paused,
         concurrency=concurrency,
-        spec_text=json.dumps(spec),
+        mentions=frozenset(mentions),
     )
 
 
@@ -125,17 +130,19 @@ def release_services(spec: Any) -> set[str]:
     return found
 
 
-def _dicts(value: Any) -> Iterator[dict[str, Any]]:
-    """Every object in the spec, within MAX_FLOW_DEPTH levels and MAX_WALK objects."""
+def _walk(value: Any) -> Iterator[dict[str, Any] | str]:
+    """Every object and text in the spec, within MAX_FLOW_DEPTH node levels and MAX_WALK items, without
+    recursion (a hostile spec may be nested as deep as the JSON parser went)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen = 0
     while stack and seen < MAX_WALK:
         current, depth = stack.pop()
         if depth > MAX_FLOW_DEPTH * 4:  # a node is a few objects deep: kind, spec, steps
             continue
-        if isinstance(current, dict):
+        if isinstance(current, dict | str):
             seen += 1
             yield current
+        if isinstance(current, dict):
             stack.extend((item, depth + 1) for item in reversed(list(current.values())))
         elif isinstance(current, list):
             stack.extend((item, depth + 1) for item in reversed(current))
@@ -151,7 +158,8 @@ def touched_orders(spec: Any, overrides: dict[str, Any], release_overrides: dict
         node, depth = stack.pop()
         order = counter
         counter += 1
-        if node.get("ref") in overrides or (
+        ref = node.get("ref")
+        if (isinstance(ref, str) and ref in overrides) or (
             node.get("kind") == "Release" and release_services(node.get("spec")) & set(release_overrides)
         ):
             marked.add(order)
@@ -220,7 +228,7 @@ def check(template: Template, request: RunRequest, settings: Settings) -> list[F
         if key in template.arguments:
             continue
         where = _input_of(key, settings.arguments, "arguments")
-        used = f"args.{key}" in template.spec_text
+        used = any(f"args.{key}" in text for text in template.mentions)
         findings.append(
             Finding(
                 "warning",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from testing.northflank_standin import Fault, NorthflankStandin, release_flow_template
-from testing.runner import ActionRun, run_action
+from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, release_flow_template
+from testing.runner import REPO, ActionRun, run_action
 
 
 @pytest.fixture
@@ -281,3 +284,19 @@ def test_without_a_token_the_dry_run_checks_locally_and_says_a_token_would_check
     assert standin.requests == []
     assert "With api-token (a token with Project > Pipelines > General > Read), the dry run also" in result.stdout
     assert "the dry run also checks this request against the release flow" in result.summary
+
+
+@pytest.mark.parametrize(("token", "loaded"), [("", False), (API_TOKEN_DEFAULT, True)])
+def test_only_a_dry_run_with_a_token_loads_an_http_library(
+    tmp_path: Path, standin: NorthflankStandin, token: str, loaded: bool
+) -> None:
+    """main.py keeps a dry run free of requests (and its ~40 ms of imports); the plan needs it, nothing else."""
+    env = {"PATH": os.environ["PATH"], "INPUT_PROJECT-ID": "shop", "INPUT_PIPELINE-ID": "main"}
+    env |= {"INPUT_STAGE": "staging", "INPUT_DRY-RUN": "true", "INPUT_API-TOKEN": token, "INPUT_API-URL": standin.url}
+    script = "import sys; from northflank_release.main import main; main(); print('requests' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, timeout=30, check=False
+    )
+
+    assert done.stdout.strip().splitlines()[-1] == str(loaded), done.stdout + done.stderr
+    assert bool(standin.requests) is loaded
