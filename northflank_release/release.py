@@ -111,12 +111,14 @@ class Release:
                 answer = self.client.get_run(self.target, run_id, within=FOLLOW_READ_SECONDS)
         except Cancelled as cancelled:
             return self.cancelled(run_id, None, cancelled, waiting=False, when="before the run could be read")
-        except ApiError as error:
-            title = _FOLLOW_TITLES.get(error.status, _FOLLOW_READ_FAILED)
-            self.runner.error(_follow_refused(error, run_id, self.target), title=title)
-            return 1
-        except (UnexpectedAnswer, requests.RequestException) as error:
-            problem = str(error) if isinstance(error, UnexpectedAnswer) else explain(error).text
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            # As the wait sorts a failed status read (waiting.py): a refusal that will not change ends here,
+            # anything else (5xx, 408, 429, a reset, a page that is not the API's) only delays the answer.
+            if isinstance(error, ApiError) and error.status < 500 and error.status not in (408, 429):
+                title = _FOLLOW_TITLES.get(error.status, _FOLLOW_READ_FAILED)
+                self.runner.error(_follow_refused(error, run_id, self.target), title=title)
+                return 1
+            problem = explain(error).text if isinstance(error, requests.RequestException) else str(error)
             if not self.settings.wait:
                 self.runner.error(f"Could not read run {run_id}: {problem}.", title=_FOLLOW_READ_FAILED)
                 return 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
+from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, RunPlan
 from testing.runner import run_action, start_action
 
 
@@ -204,3 +204,30 @@ def test_a_run_id_that_is_no_run_id_is_refused_before_anything_is_sent(
     assert title == "Invalid input: run-id"
     assert message.startswith("run-id is not a release flow run id")
     assert standin.requests == []
+
+
+def test_a_first_read_that_fails_in_passing_is_a_warning_and_the_wait_reads_again(
+    tmp_path: Path, standin: NorthflankStandin, following: dict[str, str]
+) -> None:
+    run_id = existing_run(standin, RunPlan(steps=[(0.0, "running"), (1.5, "success")]))
+    standin.add_fault(Fault("GET", "get", "status", status=503, message="upstream down"))
+    result = run_action(tmp_path, {**following, "run-id": run_id, "wait": "true"})
+
+    assert result.exit_code == 0, result.log
+    [(title, message)] = result.annotations_of("warning")
+    assert title == "Could not read the run to follow"
+    assert message.startswith(f"Could not read run {run_id} (HTTP 503: upstream down")
+    assert result.outputs["status"] == "success"
+
+
+def test_without_wait_a_failed_first_read_is_an_error(
+    tmp_path: Path, standin: NorthflankStandin, following: dict[str, str]
+) -> None:
+    run_id = existing_run(standin, RunPlan())
+    standin.add_fault(Fault("GET", "get", "status", status=403, message="Forbidden"))
+    result = run_action(tmp_path, {**following, "run-id": run_id})
+
+    assert result.exit_code == 1
+    [(title, message)] = result.annotations
+    assert title == "Could not read the run to follow"
+    assert "Likely cause: the token can trigger runs but not read them" in message

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin, release_flow_template
-from testing.runner import REPO, ActionRun, run_action
+from testing.runner import REPO, ActionRun, assert_token_not_leaked, run_action
 
 
 @pytest.fixture
@@ -232,6 +232,8 @@ def test_a_token_without_read_makes_the_plan_a_warning_not_an_error(
         Fault("GET", "template", "shape"),
         Fault("GET", "template", "not_json"),
         Fault("GET", "template", "huge"),
+        Fault("GET", "template", "endless"),
+        Fault("GET", "template", "truncated"),
         Fault("GET", "template", "status", status=503, message="upstream down"),
         Fault("GET", "template", "drop"),
     ],
@@ -300,3 +302,16 @@ def test_only_a_dry_run_with_a_token_loads_an_http_library(
 
     assert done.stdout.strip().splitlines()[-1] == str(loaded), done.stdout + done.stderr
     assert bool(standin.requests) is loaded
+
+
+def test_the_token_never_shows_in_a_plan_even_when_a_page_echoes_it(
+    tmp_path: Path, standin: NorthflankStandin, planning: dict[str, str]
+) -> None:
+    standin.add_fault(Fault("GET", "template", "html", status=200, echo=True))
+    result = run_action(
+        tmp_path, planning, job_env={"RUNNER_DEBUG": "1"}, context={"GITHUB_ACTIONS": "true", "RUNNER_DEBUG": "1"}
+    )
+
+    assert result.exit_code == 0, result.log
+    assert [title for title, _ in warnings(result)] == ["Plan: template not read"]
+    assert_token_not_leaked(result, API_TOKEN_DEFAULT)
