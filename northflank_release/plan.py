@@ -116,9 +116,10 @@ def read_template(flow: dict[str, Any]) -> Template:
 
 
 def release_services(spec: Any) -> set[str]:
-    """The services a Release node deploys. The API does not document where a Release node names its service
-    (releaseNodeOverrides is keyed by it); `target.id` is what Northflank's templates show, and the other
-    plausible places are read too, so a template is never misread as deploying nothing."""
+    """The services a Release node deploys. releaseNodeOverrides is keyed by them, but the API does not document
+    where a Release node names its service (the SDK types `spec` as Dict[str, Any]): `target.id` (the shape this
+    project's stand-in serves), `target` as text, `service` and `serviceId` are all read. A node naming none of
+    them counts as unread, and its keys are then not judged (see check)."""
     if not isinstance(spec, dict):
         return set()
     found: set[str] = set()
@@ -197,19 +198,20 @@ def check(template: Template, request: RunRequest, settings: Settings) -> list[F
                 )
             )
     release_overrides = _mapping(body.get("releaseNodeOverrides"))
-    if release_overrides and template.release_nodes and not template.services:
+    unknown = [key for key in release_overrides if key not in template.services]
+    if unknown and template.unread_release_nodes:
+        # The key may be the service of a node this action cannot read: not an error, but not checked either.
         findings.append(
             Finding(
                 "warning",
                 "Plan: release node services unknown",
-                f"The template's {template.release_nodes} Release node(s) name their services in a way this action "
-                "cannot read, so the release-node-overrides keys were not checked.",
+                f"{template.unread_release_nodes} of the template's {template.release_nodes} Release node(s) name "
+                "their service in a way this action cannot read, so release-node-overrides key(s) "
+                f"{show_keys(unknown)} could not be checked.",
             )
         )
     else:
-        for key in release_overrides:
-            if key in template.services:
-                continue
+        for key in unknown:
             where = _input_of(key, settings.release_node_overrides, "release-node-overrides")
             hint = (
                 _closest(key, template.services, "services its Release nodes deploy")

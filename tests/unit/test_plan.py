@@ -93,6 +93,22 @@ def test_release_nodes_whose_service_cannot_be_read_are_a_warning_not_an_error()
     assert [(f.level, f.title) for f in findings] == [("warning", "Plan: release node services unknown")]
 
 
+def test_with_one_release_node_unreadable_an_unknown_service_is_a_warning_and_a_known_one_passes() -> None:
+    flow = release_flow_template()
+    workers = flow["spec"]["spec"]["steps"][2]["spec"]["steps"][2]
+    workers["spec"]["steps"].append({"kind": "Release", "ref": "odd", "spec": {"deploys": "cron"}})
+    findings = findings_of(flow, {"releaseNodeOverrides": {"web": {}, "cron": {}}})
+
+    assert [(f.level, f.title) for f in findings if f.level != "notice"] == [
+        ("warning", "Plan: release node services unknown")
+    ]
+    [warning] = [f for f in findings if f.level == "warning"]
+    assert warning.message == (
+        "1 of the template's 4 Release node(s) name their service in a way this action cannot read, so "
+        "release-node-overrides key(s) 'cron' could not be checked."
+    )
+
+
 def test_a_template_without_release_nodes_makes_every_release_node_override_an_error() -> None:
     flow = {"spec": {"kind": "Workflow", "spec": {"steps": [{"kind": "StartBuild", "ref": "build"}]}}}
     [finding] = findings_of(flow, {"releaseNodeOverrides": {"web": {}}})
