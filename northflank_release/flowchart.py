@@ -31,6 +31,9 @@ _STYLE = {
     "attention": "fill:#fff8c5,stroke:#9a6700,color:#3b2300",
     "stopped": "fill:#eaeef2,stroke:#57606a,color:#24292f",
     "skipped": "fill:#ffffff,stroke:#d0d7de,stroke-dasharray:2 4,color:#6e7781",
+    # A plan's template: every node as it stands, and those the request's overrides change.
+    "planned": "fill:#f6f8fa,stroke:#8c959f,color:#24292f",
+    "overridden": "fill:#fbefff,stroke:#8250df,stroke-width:3px,color:#2e1065",
 }
 _CLASS_OF = {
     "success": "success",
@@ -74,6 +77,9 @@ def status_class(status: str) -> str:
 class _Chart:
     now: float
     budget: int
+    # A plan's chart (a template, nothing run yet): each node shows its kind, and these nodes (by FlowNode.order)
+    # are marked as changed by the request's overrides. None: a run's chart, each node with its status.
+    marked: frozenset[int] | None = None
     lines: list[str] = field(default_factory=list)
     classes: dict[str, list[str]] = field(default_factory=dict)
     shown: int = 0
@@ -87,10 +93,18 @@ class _Chart:
                 return [], []
             self.shown += 1
             ident = f"n{node.order}"
-            duration = node.duration(self.now)
-            detail = mermaid_text(node.status, 20) + (f" · {format_duration(duration)}" if duration is not None else "")
+            if self.marked is not None:
+                changed = node.order in self.marked
+                detail = mermaid_text(node.kind or "node", 20) + (" · overridden" if changed else "")
+                css = "overridden" if changed else "planned"
+            else:
+                duration = node.duration(self.now)
+                detail = mermaid_text(node.status, 20) + (
+                    f" · {format_duration(duration)}" if duration is not None else ""
+                )
+                css = status_class(node.status)
             self.lines.append(f'{indent}{ident}["{mermaid_text(node.name)}<br/>{detail}"]')
-            self.classes.setdefault(status_class(node.status), []).append(ident)
+            self.classes.setdefault(css, []).append(ident)
             return [ident], [ident]
         start = len(self.lines)
         nested = node.depth > 0
@@ -137,12 +151,13 @@ class _Chart:
         self.edges.append(f"  {' & '.join(sources)} --> {' & '.join(targets)}")
 
 
-def flowchart(root: FlowNode, now: float, max_nodes: int = MAX_NODES) -> str:
-    """Mermaid source for the flow, showing at most `max_nodes` steps and saying how many it left out."""
+def flowchart(root: FlowNode, now: float, max_nodes: int = MAX_NODES, marked: frozenset[int] | None = None) -> str:
+    """Mermaid source for the flow, showing at most `max_nodes` steps and saying how many it left out; with
+    `marked`, a plan's template (kinds, not statuses, and those nodes marked as overridden)."""
     total = sum(1 for _ in _leaves(root))
     budget = max_nodes
     while True:
-        text = _render(root, now, budget, total)
+        text = _render(root, now, budget, total, marked)
         if utf16_length(text) <= MAX_TEXT:
             return text
         if budget <= 5:
@@ -151,8 +166,8 @@ def flowchart(root: FlowNode, now: float, max_nodes: int = MAX_NODES) -> str:
         budget //= 2
 
 
-def _render(root: FlowNode, now: float, budget: int, total: int) -> str:
-    chart = _Chart(now, budget)
+def _render(root: FlowNode, now: float, budget: int, total: int, marked: frozenset[int] | None = None) -> str:
+    chart = _Chart(now, budget, marked)
     _entries, exits = chart.add(root, "  ")
     lines = ["flowchart TB", *chart.lines, *chart.edges]
     left_out = total - chart.shown

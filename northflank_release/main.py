@@ -1,4 +1,5 @@
-"""The story of one run: settings -> request -> (dry run | trigger -> outputs -> wait -> summary).
+"""The story of one run: settings -> request -> (dry run [-> plan] | trigger -> outputs -> wait -> summary), or
+settings -> follow (run-id) -> outputs -> wait -> summary.
 
 Everything up to the dry run lives here and imports no HTTP library, so a dry run or a bad input
 never pays for loading one; the sending half is in release.py.
@@ -51,15 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     cancellation.install()
     try:
         settings, request, problems = load(environ, context)
-        if problems or request is None:
+        if problems or (request is None and not settings.run_id):
             for problem in problems:
                 runner.error(problem.message, title=f"Invalid input: {problem.input}")
             runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
             return 1
+        if request is None:  # run-id: follow that run, trigger none
+            from northflank_release.release import Release
+
+            return Release(settings, None, runner, cancellation).follow(settings.run_id)
         runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
         if settings.dry_run:
             show_dry_run(runner, settings, request)
-            return 0
+            if not settings.api_token:
+                runner.info(LOCAL_ONLY_NOTE)
+                runner.append_summary(f"\n{LOCAL_ONLY_NOTE}\n")
+                return 0
+            # The plan reads the template over HTTP; a dry run without a token still loads no HTTP library.
+            from northflank_release.plan import check_plan
+
+            return check_plan(settings, request, runner, cancellation)
         # requests loads only here: a dry run or a bad input never pays for an HTTP library.
         from northflank_release.release import Release
 
@@ -79,11 +91,19 @@ def load(environ: dict[str, str], context: GitHubContext) -> tuple[Settings, Run
         settings = read_settings(environ)
     except SettingsError as error:
         settings, problems = error.partial, list(error.problems)
+    if settings.run_id:
+        return settings, None, problems  # no run is requested: nothing to build, nothing to validate
     try:
         return settings, build_request(settings, context), problems
     except RequestError as error:
         seen = {problem.input for problem in problems}
         return settings, None, problems + [p for p in error.problems if p.input not in seen]
+
+
+LOCAL_ONLY_NOTE = (
+    "Checked locally only. With api-token (a token with Project > Pipelines > General > Read), the dry run also "
+    "checks this request against the release flow's template: node refs, release node services, arguments, paused."
+)
 
 
 def show_dry_run(runner: Runner, settings: Settings, request: RunRequest) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
+import requests
+
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
+from northflank_release.api.network import explain
+from northflank_release.api.target import Target
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Runner, json_output
-from northflank_release.request import RunRequest
+from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
 from northflank_release.summary import trigger_summary
@@ -17,13 +21,26 @@ from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
 ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`, whatever the API does
+FOLLOW_READ_SECONDS = 40.0  # the first read of a followed run: the client's own connect and read timeouts
+
+_FOLLOW_READ_FAILED = "Could not read the run to follow"
+_FOLLOW_TITLES = {404: "Run to follow not found"}
+_FOLLOW_SUMMARY_TITLE = "Following a Northflank release flow run"
 
 
 class Release:
-    def __init__(self, settings: Settings, request: RunRequest, runner: Runner, cancellation: Cancellation):
+    """Trigger a run and follow it (`run`), or follow a run that exists (`follow`, where `request` is None)."""
+
+    def __init__(self, settings: Settings, request: RunRequest | None, runner: Runner, cancellation: Cancellation):
         self.settings = settings
         self.request = request
-        self.target = request.target
+        self.target = (
+            request.target
+            if request is not None
+            else Target(settings.project_id, settings.pipeline_id, settings.stage, settings.team_id)
+        )
+        # The run-name output: the name sent, or for a followed run the name the API gives it.
+        self.run_name = request.name if request is not None else ""
         self.runner = runner
         self.cancellation = cancellation
         self.client = NorthflankClient(
@@ -35,6 +52,7 @@ class Release:
         )
 
     def run(self) -> int:
+        assert self.request is not None  # main builds one unless run-id is given, and then calls follow()
         self.runner.info(
             f"Triggering the {self.target.stage} release flow of pipeline {self.target.pipeline_id}: "
             f"{self.request.name!r}"
@@ -82,6 +100,48 @@ class Release:
             return 1
         return self.wait(result.run_id, run)
 
+    def follow(self, run_id: str) -> int:
+        """Follow a run that exists: one read that must find it, then the same outputs, summary, waiting,
+        abort and cancellation as for a run this action triggered."""
+        self.runner.info(
+            f"Following run {run_id} of the {self.target.stage} release flow of pipeline {self.target.pipeline_id}."
+        )
+        try:
+            with self.cancellation.interruptible():
+                answer = self.client.get_run(self.target, run_id, within=FOLLOW_READ_SECONDS)
+        except Cancelled as cancelled:
+            return self.cancelled(run_id, None, cancelled, waiting=False, when="before the run could be read")
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            # As the wait sorts a failed status read (waiting.py): a refusal that will not change ends here,
+            # anything else (5xx, 408, 429, a reset, a page that is not the API's) only delays the answer.
+            if isinstance(error, ApiError) and error.status < 500 and error.status not in (408, 429):
+                title = _FOLLOW_TITLES.get(error.status, _FOLLOW_READ_FAILED)
+                self.runner.error(_follow_refused(error, run_id, self.target), title=title)
+                return 1
+            problem = explain(error).text if isinstance(error, requests.RequestException) else str(error)
+            if not self.settings.wait:
+                self.runner.error(f"Could not read run {run_id}: {problem}.", title=_FOLLOW_READ_FAILED)
+                return 1
+            # The wait reads again until its timeout, as it does for a status read that fails mid-way.
+            self.runner.warning(
+                f"Could not read run {run_id} ({problem}); reading it again while waiting.", title=_FOLLOW_READ_FAILED
+            )
+            run = None
+        else:
+            run = run_from(answer.data)
+        self.run_name = followed_name(run)
+        self.publish(run, run_id)
+        state = run_state(run)
+        self.runner.info(
+            f"Run {run_id} is {state.status}" + (" (concluded)." if state.concluded else " (not concluded yet).")
+        )
+        self.runner.append_summary(
+            trigger_summary(self.target, run, run_id, self.run_name, self.settings.api_url, title=_FOLLOW_SUMMARY_TITLE)
+        )
+        if not self.settings.wait:
+            return 0
+        return self.wait(run_id, run)
+
     def wait(self, run_id: str, run: dict[str, Any] | None) -> int:
         # The waiting half (the poll schedule and its history, node progress, the flow chart) loads only in runs
         # that wait: about 5 ms of imports a trigger alone never uses (docs/performance.md).
@@ -97,7 +157,7 @@ class Release:
             warn=lambda text: self.runner.warning(text, title="Northflank API unreachable"),
             notice=lambda text: self.runner.notice(text, title="Northflank API back"),
         )
-        title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.request.name!r}"
+        title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.run_name or run_id!r}"
         try:
             with self.runner.group(title):
                 result = waiter.wait(run_id, self.settings.timeout, run)
@@ -150,14 +210,21 @@ class Release:
         self.runner.error(message, title="Stopped waiting for the release")
         return 1
 
-    def cancelled(self, run_id: str, run: dict[str, Any] | None, cancelled: Cancelled, waiting: bool = True) -> int:
+    def cancelled(
+        self,
+        run_id: str,
+        run: dict[str, Any] | None,
+        cancelled: Cancelled,
+        waiting: bool = True,
+        when: str = "as the run was triggered",
+    ) -> int:
         note = " The run goes on in Northflank."
         if self.settings.abort_on_timeout and self.settings.wait and run_id:
             aborted = self.abort(run_id, ABORT_TIMEOUT_ON_CANCEL)
             run = aborted or run
             note = " The run was aborted." if aborted else " Aborting the run failed; it may go on in Northflank."
         self.publish(run, run_id)
-        when = "while waiting" if waiting else "as the run was triggered"
+        when = "while waiting" if waiting else when
         self.runner.error(
             f"The job was cancelled ({cancelled}) {when}; the run was {run_state(run).status}.{note}",
             title="Cancelled while waiting for the release" if waiting else "Cancelled",
@@ -192,7 +259,7 @@ class Release:
             return None
 
     def publish(self, run: dict[str, Any] | None, run_id: str) -> None:
-        self.runner.set_outputs(run_outputs(run, run_id, self.request.name))
+        self.runner.set_outputs(run_outputs(run, run_id, self.run_name))
 
 
 def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:
@@ -208,3 +275,20 @@ def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[
         "concluded-at": output_timestamp(state.concluded_at),
         "response": json_output(run) if run is not None else "",
     }
+
+
+def followed_name(run: dict[str, Any] | None) -> str:
+    """The run-name output of a followed run: the API's name when it is one the API's own pattern allows (it
+    goes to later steps as an output), else empty."""
+    name = (run or {}).get("name")
+    return name if isinstance(name, str) and NAME_PATTERN.fullmatch(name) and len(name) <= 39 else ""
+
+
+def _follow_refused(error: ApiError, run_id: str, target: Target) -> str:
+    if error.status == 404:
+        return (
+            f"Run {run_id} was not found in the {target.stage} release flow of pipeline {target.pipeline_id} in "
+            f"project {target.project_id} ({error}). Check run-id, and that project-id, pipeline-id, stage (and "
+            "team-id) are those of the step that triggered the run."
+        )
+    return f"Could not read run {run_id}: {error}. Likely cause: {likely_cause(error.status, reading=True)}."

@@ -32,6 +32,7 @@ from northflank_release.inputs import (
     parse_duration,
     parse_json_or_yaml_object,
 )
+from northflank_release.runs import is_run_id
 
 
 def input_variable(name: str) -> str:
@@ -98,6 +99,7 @@ class Settings:
     abort_on_timeout: bool
     api_url: str
     dry_run: bool
+    run_id: str
     http_timeout: float
     trigger_retry_seconds: float
     ca_bundle: str = ""
@@ -177,7 +179,15 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
             "api-token contains spaces, line breaks or characters outside ASCII, which no Northflank token has: "
             "copy the token again into the secret",
         )
-    if not token and not values["dry_run"]:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
+    if values["run_id"]:
+        _check_follow(reader, values)
+    if not token and values["run_id"]:
+        reader.problem(
+            "api-token",
+            "api-token is required to follow a run (run-id): set it in `with:` (or NORTHFLANK_API_TOKEN) to a token "
+            "with Project > Pipelines > General > Read",
+        )
+    elif not token and not values["dry_run"]:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
         reader.problem(
             "api-token", "api-token is required unless dry-run is true: set it in `with:` (or NORTHFLANK_API_TOKEN)"
         )
@@ -190,6 +200,40 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
     if reader.problems:
         raise SettingsError(reader.problems, settings)
     return settings
+
+
+# What a run request is made of: with run-id nothing is requested, so each of these given is a mistake.
+_REQUEST_INPUTS = ("name", "description", "arguments", "overrides", "release-node-overrides", "request-file")
+
+
+def _check_follow(reader: _Reader, values: dict[str, Any]) -> None:
+    """run-id follows a run that exists: every input that would shape a new run is an error, one per input,
+    rather than ignored, since whoever wrote it expects it to change a run, and none will."""
+    for name in _REQUEST_INPUTS:
+        if reader.raw(name).strip():
+            reader.problem(
+                name,
+                f"{name} has no effect with run-id: the action follows that run and triggers none. Remove {name}, "
+                "or remove run-id to trigger a new run",
+            )
+    if values["dry_run"]:
+        reader.problem(
+            "dry-run",
+            "dry-run and run-id do not go together: a dry run plans a new run, run-id follows one that exists. "
+            "Remove one of them",
+        )
+
+
+def _run_id(reader: _Reader, name: str) -> str:
+    value = reader.text(name)
+    if value and not is_run_id(value):
+        # The same rule as the run-id output (runs.py): later steps paste it into URLs and commands.
+        reader.problem(
+            name,
+            f"{name} is not a release flow run id: use 1 to 128 letters, digits, '-' and '_', starting and "
+            "ending with a letter or digit (pass the run-id output of the step that triggered the run)",
+        )
+    return value
 
 
 def _read_id(reader: _Reader, name: str) -> str:
@@ -432,7 +476,19 @@ INPUTS: tuple[Input, ...] = (
     ),
     Input("api-url", "NORTHFLANK_API_URL", "api_url", _read_api_url, "API base URL", "https://api.northflank.com"),
     Input(
-        "dry-run", "NORTHFLANK_DRY_RUN", "dry_run", _boolean, "validate and print the request; send nothing", "false"
+        "dry-run",
+        "NORTHFLANK_DRY_RUN",
+        "dry_run",
+        _boolean,
+        "validate and print the request, and with a token check it against the template; send nothing",
+        "false",
+    ),
+    Input(
+        "run-id",
+        "NORTHFLANK_RUN_ID",
+        "run_id",
+        _run_id,
+        "follow this existing run instead of triggering one (with wait: until it concludes)",
     ),
 )
 INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}

@@ -56,18 +56,25 @@ def _inert(char: str) -> str:
     return "\ufffd" if unicodedata.category(char) in {"Cc", "Cf"} else char
 
 
-def trigger_summary(target: Target, run: dict[str, Any] | None, run_id: str, run_name: str, api_url: str) -> str:
+def trigger_summary(
+    target: Target,
+    run: dict[str, Any] | None,
+    run_id: str,
+    run_name: str,
+    api_url: str,
+    title: str = "Northflank release flow triggered",
+) -> str:
     state = run_state(run)
     rows = [
         # No code span here: character references are not decoded inside one.
-        ("Run", f"{_cell(run_name)} ({_cell(run_id) if run_id else 'id unknown'})"),
+        ("Run", f"{_cell(run_name) if run_name else '(no name)'} ({_cell(run_id) if run_id else 'id unknown'})"),
         ("Pipeline", f"`{_cell(target.pipeline_id)}` in project `{_cell(target.project_id)}`"),
         ("Stage", _cell(target.stage)),
         ("Status", f"{_ICON.get(state.status, '')} {_word(state.status)}".strip()),
         ("API", _cell(api_url)),
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
-    return f"### Northflank release flow triggered\n\n| | |\n|---|---|\n{table}\n"
+    return f"### {title}\n\n| | |\n|---|---|\n{table}\n"
 
 
 def wait_summary(
@@ -196,3 +203,18 @@ def dry_run_summary(target: Target, request_json: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", request_json)), default=0)
     fence = "`" * max(3, longest + 1)
     return head + f"{fence}json\n{request_json}\n{fence}\n"
+
+
+_PLAN_ICON = {"error": "❌", "warning": "⚠️", "notice": "ℹ️", "ok": "✅"}
+
+
+def plan_summary(findings: list[tuple[str, str, str]], root: FlowNode | None, marked: frozenset[int]) -> str:
+    """A dry run's plan: each (level, title, message) finding, then the template's flow with the nodes the
+    overrides change marked. Messages hold keys from the inputs and names from the API: made inert."""
+    lines = ["### Plan: the request against the release flow's template", ""]
+    for level, title, message in findings:
+        lines.append(f"- {_PLAN_ICON.get(level, '')} **{_cell(title)}**: {_cell(shorten(message, 1000))}")
+    if root is not None and root.children:
+        lines += ["", f"The template's flow; {len(marked)} node(s) changed by overrides are marked:", ""]
+        lines += ["```mermaid", flowchart(root, time.time(), marked=marked).rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"

@@ -66,7 +66,7 @@ NODE_STATUSES = (
 )
 NODE_TERMINAL = frozenset({"success", "failure", "aborted", "skipped", "invalid"})
 WORKFLOW_TYPES = ("sequential", "parallel")
-ROUTES = ("trigger", "get", "list", "abort")
+ROUTES = ("trigger", "get", "list", "abort", "template")
 FAULT_KINDS = frozenset(
     {"status", "html", "drop", "delay", "empty", "not_json", "no_id", "truncated", "shape", "garble"}
     | {"endless", "huge", "drip"}
@@ -86,6 +86,11 @@ _PATH_RE = re.compile(
     r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
     r"/pipelines/(?P<pipeline>[^/]+)/release-flows/(?P<stage>[^/]+)/runs"
     r"(?:/(?P<run>[^/]+)(?P<abort>/abort)?)?$"
+)
+# The release flow itself (GET: its template), with the same named groups as _PATH_RE but no runs.
+_TEMPLATE_RE = re.compile(
+    r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
+    r"/pipelines/(?P<pipeline>[^/]+)/release-flows/(?P<stage>[^/]+)$"
 )
 
 
@@ -473,6 +478,8 @@ def _format_time(moment: datetime) -> str:
 
 def route_of(method: str, path: str) -> str | None:
     """The `Fault.route` name of a request, or None when it is no known route."""
+    if _TEMPLATE_RE.match(urlsplit(path).path):
+        return "template" if method.upper() == "GET" else None
     match = _PATH_RE.match(urlsplit(path).path)
     if match is None:
         return None
@@ -519,6 +526,8 @@ class NorthflankStandin:
         self.known_projects: set[str] | None = None
         self.known_pipelines: set[str] | None = None
         self.team_id: str | None = None
+        # The release flow's template, served for every flow (GET .../release-flows/{stage}); None: no flow there.
+        self.release_flow: dict[str, Any] | None = release_flow_template()
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self._seq = 0
@@ -766,7 +775,7 @@ class NorthflankStandin:
         return _Answer.json(200, {"data": {}})  # "no_id"
 
     def _process(self, request: RecordedRequest, body: bytes, route: str | None) -> _Answer:
-        match = _PATH_RE.match(request.path)
+        match = _PATH_RE.match(request.path) or _TEMPLATE_RE.match(request.path)
         if route is None or match is None:
             return _Answer.error(404, "Not found")
         if not self._authorized(request.headers.get("authorization", "")):
@@ -789,6 +798,8 @@ class NorthflankStandin:
         if self.known_pipelines is not None and pipeline not in self.known_pipelines:
             return _Answer.error(404, "Pipeline not found")
         flow = (project, pipeline, stage)
+        if route == "template":
+            return self._release_flow(flow)
         if route == "trigger":
             return self._trigger(flow, request, body)
         if route == "list":
@@ -871,6 +882,15 @@ class NorthflankStandin:
                 },
             },
         )
+
+    def _release_flow(self, flow: tuple[str, str, str]) -> _Answer:
+        """GET .../release-flows/{stage}: the template, in the envelope every answer has."""
+        with self._lock:
+            template = self.release_flow
+            if template is None:
+                return _Answer.error(404, "Release flow not found")
+            template = {**template, "stage": flow[2]}
+            return _Answer.json(200, {"data": template})
 
     def _get(self, flow: tuple[str, str, str], run_id: str) -> _Answer:
         with self._lock:
@@ -1090,6 +1110,109 @@ def _template(run: _Run, status: str, started: int | None, ended: int | None) ->
         "kind": "Workflow",
         "spec": {"type": "sequential", "steps": nodes},
         "response": _workflow_response([node["response"] for node in nodes]),
+    }
+
+
+def release_flow_template(*, paused: bool = False, concurrency: str = "queue") -> dict[str, Any]:
+    """A realistic release flow template, as the SDK's GetReleaseFlowResponse types it (northflank/_types.py,
+    northflank 2.1.0): `apiVersion`, `createdAt`, `updatedAt`, `paused`, `spec` and `status` required;
+    `arguments`, `concurrencyPolicy`, `options` (AbortPreviewBlueprintRunResponseOptions: concurrencyPolicy,
+    paused), `stage` and `triggers` (AbortPreviewBlueprintRunResponseTrigger) among the optional ones. `spec`
+    is `Dict[str, Any]` there: its nodes take the documented run shape (`kind`, `ref`, `spec.steps`), and the
+    Release nodes name the service they deploy in `spec.target.id` (the key of releaseNodeOverrides).
+
+    Refs `build` and `deploy` (service `web`) are those of the runs' default flow (`_template`), and service
+    `api` the one the examples override, so a plan of what the other tests send passes.
+    """
+
+    def release(ref: str, service: str, origin_type: str, origin: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": "Release",
+            "ref": ref,
+            "spec": {"type": origin_type, "origin": origin, "target": {"id": service, "type": "deployment"}},
+        }
+
+    spec = {
+        "kind": "Workflow",
+        "spec": {
+            "type": "sequential",
+            "steps": [
+                {
+                    "kind": "StartBuild",
+                    "ref": "build",
+                    "spec": {"id": "app-builder", "branch": "${args.BRANCH}", "reuseExistingBuilds": True},
+                },
+                {
+                    "kind": "Workflow",
+                    "ref": "prepare",
+                    "spec": {
+                        "type": "parallel",
+                        "steps": [
+                            {
+                                "kind": "RunJob",
+                                "ref": "migrate",
+                                "spec": {"id": "db-migrate", "waitForCompletion": True},
+                            },
+                            {"kind": "BackupAddon", "ref": "backup", "spec": {"id": "postgres"}},
+                        ],
+                    },
+                },
+                {
+                    "kind": "Workflow",
+                    "ref": "release",
+                    "spec": {
+                        "type": "parallel",
+                        "steps": [
+                            release(
+                                "deploy", "web", "build", {"id": "app-builder", "branch": "main", "build": "latest"}
+                            ),
+                            release(
+                                "deploy-api", "api", "build", {"id": "app-builder", "branch": "main", "build": "latest"}
+                            ),
+                            {
+                                "kind": "Workflow",
+                                "ref": "workers",
+                                "spec": {
+                                    "type": "sequential",
+                                    "steps": [
+                                        release(
+                                            "deploy-worker",
+                                            "worker",
+                                            "registry",
+                                            {"imagePath": "ghcr.io/acme/worker:${args.VERSION}"},
+                                        ),
+                                        {
+                                            "kind": "Condition",
+                                            "ref": "worker-ready",
+                                            "spec": {"kind": "Service", "id": "worker", "type": "running"},
+                                        },
+                                    ],
+                                },
+                            },
+                        ],
+                    },
+                },
+            ],
+        },
+    }
+    return {
+        "apiVersion": "v1.2",
+        "createdAt": "2026-01-05 09:12:44.000Z",
+        "updatedAt": "2026-11-20 16:03:10.000Z",
+        "status": "success",
+        "paused": paused,
+        "concurrencyPolicy": concurrency,
+        "options": {"concurrencyPolicy": concurrency, "paused": paused},
+        "arguments": {"VERSION": "latest", "COMMIT": "", "BRANCH": "main", "RUN_MIGRATIONS": "true"},
+        "triggers": [
+            {
+                "ref": "git-push",
+                "repoUrl": "https://github.com/acme/shop",
+                "vcsService": "github",
+                "branchRestrictions": ["main"],
+            }
+        ],
+        "spec": spec,
     }
 
 

@@ -157,6 +157,16 @@ class ActionRun:
                 found.append((title, unescape(match.group("message"))))
         return found
 
+    def annotations_of(self, level: str) -> list[tuple[str, str]]:
+        """The `::warning` or `::notice` (or `::error`) annotations as (title, message), decoded as the runner does."""
+        found = []
+        for line in self.stdout.splitlines():
+            match = re.match(rf"^::{level}(?: (?P<props>[^:]*))?::(?P<message>.*)$", line)
+            if match:
+                props = dict(part.split("=", 1) for part in (match.group("props") or "").split(",") if "=" in part)
+                found.append((unescape(props.get("title", "")), unescape(match.group("message"))))
+        return found
+
     @property
     def log(self) -> str:
         return self.stdout + self.stderr

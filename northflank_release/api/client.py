@@ -151,6 +151,15 @@ class NorthflankClient:
         answer = self._request("POST", path, timeout=timeout, within=timeout, expected="the run as JSON")
         return self._expect_run(answer, run_id)
 
+    def get_release_flow(self, target: Target, within: float | None = None) -> ApiAnswer:
+        """The flow's template (the SDK's GetReleaseFlowResponse, in the usual `data` envelope): an answer whose
+        `spec` is no object is a failed read, never a template with no nodes."""
+        answer = self._request("GET", target.flow_path, within=_floor(within), expected="the release flow as JSON")
+        flow = run_from(answer.data)
+        if flow is None or not isinstance(flow.get("spec"), dict):
+            raise self._unexpected(answer, "a release flow template (data.spec)")
+        return answer
+
     def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
         """One page of the flow's runs; a page without `data.runs` as a list is a failed read, never "no runs"."""
         self.list_reads += 1

@@ -121,6 +121,11 @@ EXAMPLE_TESTS = {
     ],
     "overrides.yml": ["test_overrides_sends_branch_and_image_as_single_strings"],
     "dry-run-on-pull-request.yml": ["test_dry_run_on_pull_request_sends_nothing_and_prints_the_body"],
+    "plan-on-pull-request.yml": [
+        "test_plan_on_pull_request_reads_the_template_and_changes_nothing",
+        "test_plan_on_pull_request_from_a_fork_checks_locally_and_sends_nothing",
+    ],
+    "trigger-then-follow.yml": ["test_trigger_then_follow_follows_the_run_the_first_job_started"],
 }
 
 
@@ -243,6 +248,74 @@ def test_dry_run_on_pull_request_sends_nothing_and_prints_the_body(
     assert request["arguments"] == {"VERSION": "pr-42", "COMMIT": head}
     # The next step parsed the output as JSON and pretty-printed it.
     assert '"VERSION": "pr-42"' in result.printed("dry-run")
+
+
+_PULL_REQUEST = {"pull_request": {"number": 42, "head": {"sha": "9" * 40, "ref": "feature"}, "base": {"ref": "main"}}}
+
+
+def test_plan_on_pull_request_reads_the_template_and_changes_nothing(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    result = _run(
+        _example("plan-on-pull-request.yml"),
+        "pull_request",
+        standin,
+        tmp_path,
+        act_image,
+        payload=_PULL_REQUEST,
+        secrets={"NORTHFLANK_READ_TOKEN": API_TOKEN_DEFAULT},
+    )
+
+    assert result.exit_code == 0, result.log[-4000:]
+    # One read of the release flow's template, and nothing else: no trigger, no abort.
+    assert [(request.method, request.path) for request in standin.requests] == [
+        ("GET", "/v1/projects/shop/pipelines/release-pipeline/release-flows/production")
+    ]
+    assert result.annotations("error") == []
+    titles = [a.properties.get("title") for a in result.annotations("notice")]
+    assert titles == ["Plan: argument defaults", "Plan: concurrency policy"]
+    request = json.loads(result.outputs("plan", "plan")["request"])
+    assert request["overrides"] == {"build": {"branch": "feature"}}
+    [summary] = [s for s in result.summaries("plan") if "### Plan" in s]
+    assert 'n1["build<br/>StartBuild · overridden"]' in summary
+
+
+def test_plan_on_pull_request_from_a_fork_checks_locally_and_sends_nothing(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    result = _run(
+        _example("plan-on-pull-request.yml"),
+        "pull_request",
+        standin,
+        tmp_path,
+        act_image,
+        payload=_PULL_REQUEST,
+        secrets={},  # a fork's pull request gets no secrets
+    )
+
+    assert result.exit_code == 0, result.log[-4000:]
+    assert standin.requests == []
+    assert "the dry run also checks this request against the release flow" in result.printed("plan")
+
+
+def test_trigger_then_follow_follows_the_run_the_first_job_started(
+    act_image: str, standin: NorthflankStandin, tmp_path: Path
+) -> None:
+    result = _run(_example("trigger-then-follow.yml"), "push", standin, tmp_path, act_image, payload=TAG_PUSH)
+
+    assert result.exit_code == 0, result.log[-4000:]
+    posts = trigger_posts(standin)
+    assert [stage_of(post) for post in posts] == ["production"]  # triggered once, by the first job
+    [run] = standin.runs()
+    assert result.outputs("trigger", "release")["run-id"] == run["id"]
+    # needs.trigger.outputs.run-id reached the follow job, which read that run and reported it.
+    follow = result.outputs("follow", "follow")
+    assert follow["run-id"] == run["id"]
+    assert follow["status"] == "success"
+    assert "request" not in follow
+    assert any(request.path.endswith(f"/runs/{run['id']}") for request in standin.requests_to("get"))
+    assert f"Northflank run {run['id']} ended as success" in result.printed("follow")
+    assert result.job_result("follow") == "success"
 
 
 # --- the CI workflow's self-test job ----------------------------------------------------------------

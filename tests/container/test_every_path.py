@@ -41,7 +41,10 @@ def test_a_dry_run_of_yaml_inputs_sends_nothing_and_shows_the_body(
     assert body["arguments"] == {"VERSION": "v1.4.0", "REPLICAS": "3", "FLAGS": ["a", "b"]}
     assert body["overrides"] == {"build": {"branch": "release/1.4"}}
     assert "Dry run: would POST" in result.stdout
-    assert standin.requests == []
+    # With the token, the plan reads the template (GET) and nothing else; `build` is one of its refs.
+    assert [request.method for request in standin.requests] == ["GET"]
+    assert standin.requests_to("template")
+    assert 'n1["build<br/>StartBuild · overridden"]' in result.summary
 
 
 def test_trigger_and_wait_ends_with_the_flow_chart_in_the_summary(

@@ -140,3 +140,29 @@ def test_dry_run_prints_a_hostile_request_as_data(tmp_path: Path) -> None:
     assert workflow_commands(stdout) == []
     assert json.loads(stdout) == request
     assert summary == ""
+
+
+def test_trigger_then_follow_reports_only_vouched_values(tmp_path: Path) -> None:
+    follow = steps("trigger-then-follow.yml", "follow")
+    values = {"steps.follow.outputs.run-id": FORGED_ID, "steps.follow.outputs.status": COMMAND_STATUS}
+
+    code, stdout, _, _ = run_step(tmp_path, follow["Report the outcome"], values)
+    assert code == 0
+    assert workflow_commands(stdout) == []
+    assert stdout == "Northflank run unknown ended as unknown\n"
+
+    values = {"steps.follow.outputs.run-id": "0b7c9a52-1111", "steps.follow.outputs.status": "failure"}
+    code, stdout, _, _ = run_step(tmp_path, follow["Report the outcome"], values)
+    assert stdout == "Northflank run 0b7c9a52-1111 ended as failure\n"
+
+
+def test_trigger_then_follow_never_hands_an_empty_run_id_to_the_action() -> None:
+    """Without run-id the action triggers a new run: the follow job must not start when the first job has none."""
+    workflow = yaml.safe_load((EXAMPLES / "trigger-then-follow.yml").read_text(encoding="utf-8"))
+    assert workflow["jobs"]["follow"]["if"] == "needs.trigger.outputs.run-id != ''"
+    assert follow_input(workflow) == "${{ needs.trigger.outputs.run-id }}"
+
+
+def follow_input(workflow: dict[str, Any]) -> str:
+    [step] = [step for step in workflow["jobs"]["follow"]["steps"] if "with" in step]
+    return str(step["with"]["run-id"])

@@ -70,7 +70,10 @@ def test_dry_run_validates_prints_and_sends_nothing(
     result = run_action(tmp_path, {**inputs, "dry-run": "true", "name": "Release v1"})
 
     assert result.exit_code == 0, result.log
-    assert standin.requests == []
+    # With a token, the one request is the plan's read of the template (tests/e2e/test_plan.py): nothing changes.
+    assert [(request.method, request.path.rsplit("/", 2)[-2:]) for request in standin.requests] == [
+        ("GET", ["release-flows", "production"])
+    ]
     assert json.loads(result.outputs["request"])["name"] == "Release v1"
     assert "Dry run" in result.stdout
     assert '"VERSION": "v1.4.0"' in result.stdout
