@@ -59,10 +59,41 @@ def parse_json(text: str) -> Any:
     half a UTF-16 pair get U+FFFD, and members nested past MAX_JSON_DEPTH are replaced by a note.
     Raises ValueError when it is not JSON, or is nested past what the parser follows."""
     try:
-        data = json.loads(text, parse_constant=lambda _name: None, parse_float=_finite_float, parse_int=_int)
+        data = _loads(text)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        # Nested past what the parser follows from where it is called (988 levels failed on 3.11): the
+        # members past MAX_JSON_DEPTH are cut out of the text, so the rest (a run's id) is still read.
+        try:
+            data = _loads(_cut_deep(text, MAX_JSON_DEPTH))
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
     return json_safe(data)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=lambda _name: None, parse_float=_finite_float, parse_int=_int)
+
+
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _cut_deep(text: str, max_depth: int) -> str:
+    """JSON text with each array or object that opens below `max_depth` replaced by TOO_DEEP as a string.
+    Strings are skipped whole, so a bracket inside one is text; one pass, whatever the size."""
+    pieces: list[str] = []
+    depth, kept_until, cut_from = 0, 0, -1
+    for token in _STRING_OR_BRACKET.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth == max_depth + 1:
+                cut_from = token.start()
+        elif char in "]}":
+            if depth == max_depth + 1 and cut_from >= 0:
+                pieces += [text[kept_until:cut_from], json.dumps(TOO_DEEP)]
+                kept_until, cut_from = token.end(), -1
+            depth -= 1
+    return "".join(pieces) + text[kept_until:]
 
 
 def _finite_float(text: str) -> float | None:
