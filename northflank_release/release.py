@@ -40,6 +40,7 @@ class Release:
         )
         self.trigger: Trigger | None = None
         self.run_id = ""  # once set, it is in the outputs
+        self.accepted = False  # the trigger ended with a run, its id known or not
         cancellation.announce = self.announce_signal
 
     def announce_signal(self, signum: int) -> None:
@@ -47,6 +48,8 @@ class Release:
         sent = self.trigger.requests_sent if self.trigger is not None else 0
         if self.run_id:
             known = f"run {self.run_id} was triggered, and its id is in the step's outputs (run-id)"
+        elif self.accepted:
+            known = "the run was triggered, but its id is unknown (the API's answer did not say it)"
         elif sent:
             known = (
                 "the trigger request was sent and its answer has not come: the run may have been created. Waiting "
@@ -88,7 +91,7 @@ class Release:
         run = result.run
         # Publish first: the id goes out before anything else can fail, hang or be killed (a read, writing the
         # whole answer, the summary, the wait). Nothing after this line can take it back.
-        self.run_id = result.run_id
+        self.run_id, self.accepted = result.run_id, True
         self.runner.set_outputs(run_outputs(run, result.run_id, self.request.name, with_response=False))
         self.runner.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
         for note in result.notes:
