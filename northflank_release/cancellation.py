@@ -8,11 +8,16 @@ job ends within the runner's grace period.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 NOTHING_SENT = "The job was cancelled before the run was triggered; nothing was sent."
+# After its first signal the runner waits 7.5 s before the next, then 2.5 s before it kills the process
+# (actions/runner src/Runner.Sdk/ProcessInvoker.cs: _sigintTimeout 7500 ms, _sigtermTimeout 2500 ms). A
+# request that cannot be cut (the trigger) gets this long for its answer after the signal, so the action
+# can still say what it knows before the kill.
+ANSWER_GRACE_SECONDS = 5.0
 
 
 class Cancelled(Exception):
@@ -26,9 +31,12 @@ class Cancelled(Exception):
 
 
 class Cancellation:
-    def __init__(self) -> None:
+    def __init__(self, announce: Callable[[int], None] = lambda _signum: None) -> None:
         self.signum: int | None = None
         self._interruptible = False
+        # Called on each signal, at once: prints what is known (sent or not, the run's id or not), so a job
+        # killed before it ends still says it in its log. It must not print through buffered streams.
+        self.announce = announce
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handle)
@@ -36,6 +44,11 @@ class Cancellation:
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.signum = signum
+        self.announce(signum)
+        # A request under a deadline (api/bounded.py) that must not be cut now has only the grace left.
+        remaining, _interval = signal.getitimer(signal.ITIMER_REAL)
+        if remaining > ANSWER_GRACE_SECONDS:
+            signal.setitimer(signal.ITIMER_REAL, ANSWER_GRACE_SECONDS)
         if self._interruptible:
             self._interruptible = False
             raise Cancelled(signum)

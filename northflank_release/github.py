@@ -7,6 +7,7 @@ where workflow commands would only be noise (or, for add-mask, print the secret)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 import github_action_utils as gha
+
+from northflank_release.text import json_safe, printable, shorten, well_formed
 
 # GitHub drops a step summary over 1 MiB whole (actions/runner src/Runner.Worker/FileCommandManager.cs,
 # AttachmentSizeLimit), and caps a job's outputs at 1 MiB in all: a large flow must be cut, not lost.
@@ -60,7 +63,7 @@ class Runner:
 
     def info(self, text: str) -> None:
         """Print a log line that may hold text from outside (API messages, run names) safely."""
-        line = self.redact(text).replace("\r", " ").replace("\n", " ")
+        line = self.line(text)
         if self.in_actions and ("::" in line or "##[" in line):
             # The runner would read such a line as a command; stop-commands makes it plain text.
             with gha.stop_commands():
@@ -68,8 +71,20 @@ class Runner:
         else:
             _print(line)
 
+    def line(self, text: str) -> str:
+        """Text as one log line: secrets out, then controls, bidi overrides and line breaks replaced (text.py),
+        as the summary replaces them, so no answer can recolour, reorder or forge what follows it."""
+        return printable(self.redact(text))
+
+    def info_now(self, text: str) -> None:
+        """A log line written straight to the file descriptor, for a signal handler: the handler may run while
+        print() is half way through a line, and print() is not reentrant. No workflow command can start it."""
+        line = self.line(text).replace("::", ": :").replace("##[", "# #[")
+        with contextlib.suppress(OSError, ValueError):  # no stdout left: nothing else can be done for the line
+            os.write(sys.stdout.fileno(), (line + "\n").encode("utf-8", errors="replace"))
+
     def debug(self, text: str) -> None:
-        text = self.redact(text)
+        text = printable(self.redact(text), one_line=False)
         if self.debug_enabled:
             if self.in_actions:
                 gha.debug(text)
@@ -86,7 +101,7 @@ class Runner:
         self._annotate(gha.notice, "notice", message, title)
 
     def _annotate(self, command: Callable[..., None], level: str, message: str, title: str) -> None:
-        message, title = self.redact(message), self.redact(title)
+        message, title = printable(self.redact(message), one_line=False), self.line(title)
         if self.in_actions:
             command(message, title=title)
         else:
@@ -94,7 +109,7 @@ class Runner:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        title = self.redact(title).replace("\r", " ").replace("\n", " ")
+        title = self.line(title)
         if self.in_actions:
             with gha.group(title):
                 yield
@@ -106,7 +121,8 @@ class Runner:
         """Write outputs in the runner's file-command format; print them when there is no outputs file."""
         if self.outputs_file:
             for name, value in outputs.items():
-                gha.set_output(name, self.redact(value))
+                # well_formed: a lone surrogate would stop the UTF-8 write half way through the outputs.
+                gha.set_output(name, well_formed(self.redact(value)))
         elif not self.in_actions:
             for name, value in outputs.items():
                 self.info(f"output {name}={value}")
@@ -154,19 +170,29 @@ def _closing_fence(markdown: str) -> str:
 def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
     """One line of JSON within `limit` bytes: still valid JSON when cut, and saying what was left out.
 
-    The biggest members go first (for a run, its flow template `spec`), so the id and status stay.
+    The biggest members go first (for a run, its flow template `spec`), so the id and status stay. Each member
+    is measured once and the kept ones are written once, so the time grows with the answer's size, not with
+    its number of keys times its size (a run of 24,000 small keys once took 508 s to fit).
     """
+    value = json_safe(value)  # no NaN, lone surrogate or nesting the encoder cannot follow, whoever built it
     text = _compact(value)
-    if len(text.encode("utf-8")) <= limit or not isinstance(value, dict):
+    size = len(text.encode("utf-8"))
+    if size <= limit or not isinstance(value, dict):
         return text
-    kept = dict(value)
+    # A member's share of the object: `"key":value` and its comma.
+    sizes = {key: len(_compact({key: item}).encode("utf-8")) - 1 for key, item in value.items()}
+    room = limit - 300  # for the `_truncated` note
+    total = sum(sizes.values()) + 1
     left_out: list[str] = []
-    while kept and len(_compact(kept).encode("utf-8")) > limit - 300:
-        biggest = max(kept, key=lambda key: len(_compact(kept[key])))
-        left_out.append(biggest)
-        del kept[biggest]
-    names = ", ".join(left_out)[:200]
-    kept["_truncated"] = f"cut from {len(text.encode('utf-8'))} bytes to fit GitHub's output limit; left out: {names}"
+    for key in sorted(sizes, key=lambda name: sizes[name], reverse=True):
+        if total <= room:
+            break
+        left_out.append(key)
+        total -= sizes[key]
+    dropped = set(left_out)
+    kept = {key: item for key, item in value.items() if key not in dropped}
+    names = shorten(", ".join(left_out[:50]), 200)
+    kept["_truncated"] = f"cut from {size} bytes to fit GitHub's output limit; left out: {names}"
     return _compact(kept)
 
 
@@ -180,7 +206,8 @@ def maskable_json(value: Any, **options: Any) -> str:
 
 
 def _compact(value: Any) -> str:
-    return maskable_json(value, separators=(",", ":"))
+    # allow_nan=False: `NaN` is not JSON, and fromJSON() in a later step would fail on it.
+    return maskable_json(value, separators=(",", ":"), allow_nan=False)
 
 
 def _escape_data(value: str) -> str:

@@ -244,6 +244,14 @@ def _construct_int(loader: Any, node: Any) -> int:
     if digits > MAX_INTEGER_DIGITS:
         raise InputFormatError(f"{_too_long_integer(digits)} (line {node.start_mark.line + 1})")
     value: int = loader.construct_yaml_int(node)
+    # YAML's 0x, 0o, 0b and base-60 forms hold more decimal digits than they have characters: 3,600 hex
+    # digits are 4,335 decimal ones, which JSON cannot write (Python's int-to-text limit), so the value is
+    # measured as a number, never turned into text (the very conversion that would fail).
+    if abs(value) >= 10**MAX_INTEGER_DIGITS:
+        raise InputFormatError(
+            f"has an integer of more than {MAX_INTEGER_DIGITS} digits, which JSON cannot carry: quote it to send "
+            f"it as text (line {node.start_mark.line + 1})"
+        )
     return value
 
 

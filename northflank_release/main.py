@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from signal import Signals
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.context import GitHubContext, read_github_context
 from northflank_release.github import Runner, json_output, maskable_json
+from northflank_release.proxies import proxy_secrets
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
     TOKEN_VARIABLES,
@@ -42,13 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(in_actions=context.in_actions, debug=context.debug, environ=environ)
     for token in {environ.get(variable, "").strip() for variable in TOKEN_VARIABLES}:  # before anything is printed
         runner.mask(token)
+    for secret in sorted(proxy_secrets(environ)):  # a proxy's refusal may quote its credentials back
+        runner.mask(secret)
     for variable, input_name in shadowed_variables(environ):
         runner.warning(
             f"{variable} is set in the workflow's or job's env and differs from the action's {input_name} input; "
             f"using the input (what `with:` says). Remove {variable} from env: to silence this.",
             title=f"{variable} ignored",
         )
-    cancellation = Cancellation()
+    cancellation = Cancellation(lambda signum: runner.info_now(f"Received {Signals(signum).name}: {NOTHING_SENT}"))
     cancellation.install()
     try:
         settings, request, problems = load(environ, context)

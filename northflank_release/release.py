@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -10,8 +12,9 @@ import requests
 from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
 from northflank_release.api.network import explain
 from northflank_release.api.target import Target
-from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
+from northflank_release.cancellation import ANSWER_GRACE_SECONDS, NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.github import Runner, json_output
+from northflank_release.proxies import proxy_variables
 from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
@@ -26,6 +29,7 @@ FOLLOW_READ_SECONDS = 40.0  # the first read of a followed run: the client's own
 _FOLLOW_READ_FAILED = "Could not read the run to follow"
 _FOLLOW_TITLES = {404: "Run to follow not found"}
 _FOLLOW_SUMMARY_TITLE = "Following a Northflank release flow run"
+READ_ONCE_SECONDS = 3.0  # the status read after a trigger answer without one: short, as the id is already out
 
 
 class Release:
@@ -49,7 +53,30 @@ class Release:
             read_timeout=settings.http_timeout,
             debug=runner.debug,
             ca_bundle=settings.ca_bundle,
+            proxy_variables=proxy_variables(settings.api_url, os.environ),
         )
+        self.trigger: Trigger | None = None
+        self.run_id = ""  # once set, it is in the outputs (a followed run: the one given)
+        self.accepted = False  # the trigger ended with a run, its id known or not
+        cancellation.announce = self.announce_signal
+
+    def announce_signal(self, signum: int) -> None:
+        """What is known when a signal arrives, in the log at once: the process may be killed before it ends."""
+        sent = self.trigger.requests_sent if self.trigger is not None else 0
+        if self.request is None:
+            known = f"following run {self.run_id}; this step triggered nothing"
+        elif self.run_id:
+            known = f"run {self.run_id} was triggered, and its id is in the step's outputs (run-id)"
+        elif self.accepted:
+            known = "the run was triggered, but its id is unknown (the API's answer did not say it)"
+        elif sent:
+            known = (
+                "the trigger request was sent and its answer has not come: the run may have been created. Waiting "
+                f"up to {ANSWER_GRACE_SECONDS:.0f}s for the answer to learn its id"
+            )
+        else:
+            known = "nothing was sent to Northflank"
+        self.runner.info_now(f"Received {signal.Signals(signum).name}: {known}.")
 
     def run(self) -> int:
         assert self.request is not None  # main builds one unless run-id is given, and then calls follow()
@@ -65,10 +92,11 @@ class Release:
             sleep=self.interruptible_sleep,
             check_cancelled=self.cancellation.check,
         )
+        self.trigger = trigger
         try:
             result = trigger.run(self.request.body, identifiable=self.request.identifiable)
         except TriggerFailed as failed:
-            self.runner.error(str(failed), title="The release flow was not triggered")
+            self.runner.error(str(failed), title=failed.title)
             return 1
         except Cancelled as cancelled:
             sent = trigger.requests_sent
@@ -80,13 +108,19 @@ class Release:
                 title="Cancelled",
             )
             return cancelled.exit_code
+        run = result.run
+        # Publish first: the id goes out before anything else can fail, hang or be killed (a read, writing the
+        # whole answer, the summary, the wait). Nothing after this line can take it back.
+        self.run_id, self.accepted = result.run_id, True
+        self.runner.set_outputs(run_outputs(run, result.run_id, self.request.name, with_response=False))
+        self.runner.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
         for note in result.notes:
             self.runner.warning(note, title="Run id unknown")
-        run = result.run
-        if result.run_id and not (run or {}).get("status"):
+        if result.run_id and not (run or {}).get("status") and self.cancellation.signum is None:
             run = self.read_once(result.run_id) or run
+            if (run or {}).get("status"):
+                self.runner.info(f"Run {result.run_id} is {run_state(run).status}.")
         self.publish(run, result.run_id)
-        self.runner.info(f"Triggered run {result.run_id or '(id unknown)'}: status {run_state(run).status}.")
         self.runner.append_summary(
             trigger_summary(self.target, run, result.run_id, self.request.name, self.settings.api_url)
         )
@@ -103,6 +137,7 @@ class Release:
     def follow(self, run_id: str) -> int:
         """Follow a run that exists: one read that must find it, then the same outputs, summary, waiting,
         abort and cancellation as for a run this action triggered."""
+        self.run_id = run_id
         self.runner.info(
             f"Following run {run_id} of the {self.target.stage} release flow of pipeline {self.target.pipeline_id}."
         )
@@ -253,8 +288,13 @@ class Release:
             time.sleep(seconds)
 
     def read_once(self, run_id: str) -> dict[str, Any] | None:
+        """The status the trigger's answer left out: one short read that a signal cuts at once (the id is
+        already published, so a cancelled job only ends sooner)."""
         try:
-            return run_from(self.client.get_run(self.target, run_id).data)
+            with self.cancellation.interruptible():
+                return run_from(self.client.get_run(self.target, run_id, within=READ_ONCE_SECONDS).data)
+        except Cancelled:
+            return None  # run() sees the signal and reports the cancellation
         except Exception:  # noqa: BLE001 - the trigger worked; a missing status is not worth failing for
             return None
 
@@ -262,19 +302,24 @@ class Release:
         self.runner.set_outputs(run_outputs(run, run_id, self.run_name))
 
 
-def run_outputs(run: dict[str, Any] | None, run_id: str, run_name: str) -> dict[str, str]:
+def run_outputs(
+    run: dict[str, Any] | None, run_id: str, run_name: str, *, with_response: bool = True
+) -> dict[str, str]:
     """What later steps read: each value one we can vouch for (the run id was checked when it arrived), and
-    the name the one we sent, as documented, whatever the API calls the run."""
+    the name the one we sent, as documented, whatever the API calls the run. Without `with_response`: the
+    small values only, written the moment the run is known, before the whole answer is serialised."""
     state = run_state(run)
-    return {
+    small = {
         "run-id": run_id,
         "run-name": run_name,
         "status": output_status(state.status),
         "concluded": "true" if state.concluded else "false",
         "started-at": output_timestamp(state.started_at),
         "concluded-at": output_timestamp(state.concluded_at),
-        "response": json_output(run) if run is not None else "",
     }
+    if not with_response:
+        return small
+    return {**small, "response": json_output(run) if run is not None else ""}
 
 
 def followed_name(run: dict[str, Any] | None) -> str:

@@ -61,7 +61,18 @@ class TriggerResult:
 
 
 class TriggerFailed(Exception):
-    """The run was not triggered, or could not be confirmed: what happened, in a user's words."""
+    """The run was not triggered, or could not be confirmed: what happened, in a user's words, and whether
+    a run may exist (`may_exist`): the title above the message must not say more than that."""
+
+    def __init__(self, message: str, *, may_exist: bool = False) -> None:
+        super().__init__(message)
+        self.may_exist = may_exist
+
+    @property
+    def title(self) -> str:
+        if self.may_exist:
+            return "Unknown whether the release flow was triggered"
+        return "The release flow was not triggered"
 
 
 # What a failed request means for the run: not created (send again after a pause); maybe created, and maybe
@@ -116,7 +127,7 @@ class Trigger:
             except UnexpectedAnswer as error:
                 return self._answered_unreadably(error, identity)
             except requests.RequestException as error:
-                failure = _classify_exception(error)
+                failure = _classify_exception(error, self.client.proxy_variables)
             else:
                 return self._accepted(answer.data, identity)
 
@@ -179,7 +190,8 @@ class Trigger:
         raise TriggerFailed(
             f"The trigger was answered with {error}. No run from this job was found in the runs list. Not sending "
             "the request again, since it may have been accepted: look at the pipeline's release flow runs in "
-            "Northflank, and check that api-url reaches the Northflank API."
+            "Northflank, and check that api-url reaches the Northflank API.",
+            may_exist=True,
         )
 
     def _refuse_to_guess(self, walk: lookup.Walk, what: str) -> None:
@@ -189,13 +201,15 @@ class Trigger:
                 f"{what[0].upper()}{what[1:]}. Run(s) {_ids(walk.candidates)} match the request, but with a "
                 "description of your own the action cannot tell whether this job or another one (a matrix leg, "
                 "a re-run) created them. Not adopting them and not sending again: look at the pipeline's release "
-                "flow runs in Northflank. Leave description empty to let the action mark its runs uniquely."
+                "flow runs in Northflank. Leave description empty to let the action mark its runs uniquely.",
+                may_exist=True,
             )
         if not walk.complete:
             raise TriggerFailed(
                 f"{what[0].upper()}{what[1:]}. The runs list is longer than the {walk.pages} page(s) the action may "
                 "read, and not ordered newest first, so it could not check whether the run was created. Not sending "
-                "again, so as not to deploy twice: look at the pipeline's release flow runs in Northflank."
+                "again, so as not to deploy twice: look at the pipeline's release flow runs in Northflank.",
+                may_exist=True,
             )
 
     def _backoff(self, attempt: int) -> float:
@@ -223,7 +237,8 @@ class Trigger:
                 raise TriggerFailed(
                     f"The run may have been created, and the {MAX_LIST_READS} list reads one trigger may use were "
                     f"spent before the runs list could show whether it was (last: {last or 'no failure'}). "
-                    f"{_NOT_RESENDING}"
+                    f"{_NOT_RESENDING}",
+                    may_exist=True,
                 )
             try:
                 walk = lookup.walk(
@@ -235,12 +250,13 @@ class Trigger:
                     time_left=lambda: self.deadline - self.clock(),
                 )
             except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-                failure = _classify_list_failure(error)
+                failure = _classify_list_failure(error, self.client.proxy_variables)
                 last = failure.text
                 if failure.outcome == "refused":
                     raise TriggerFailed(
                         f"The run may have been created, and the runs list could not be read to check "
-                        f"({last}). {_NOT_RESENDING}"
+                        f"({last}). {_NOT_RESENDING}",
+                        may_exist=True,
                     ) from None
                 failed_reads += 1
                 if failing_since is None:
@@ -256,7 +272,8 @@ class Trigger:
                         f"The run may have been created, and the runs list could not be read to check: the API "
                         f"was unreachable for the whole {self.policy.max_seconds:.0f}s the trigger may take "
                         f"({failed_reads} failed list read(s) over {self.clock() - failing_since:.0f}s; last: "
-                        f"{last}). {_NOT_RESENDING}"
+                        f"{last}). {_NOT_RESENDING}",
+                        may_exist=True,
                     ) from None
                 self.sleep(delay)
                 continue
@@ -291,7 +308,9 @@ def _classify_status(error: ApiError) -> _Failure:
     return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
 
 
-def _classify_list_failure(error: ApiError | UnexpectedAnswer | requests.RequestException) -> _Failure:
+def _classify_list_failure(
+    error: ApiError | UnexpectedAnswer | requests.RequestException, proxy_variables: tuple[str, ...] = ()
+) -> _Failure:
     """A failed list read: "refused" when reading again cannot help (the token may not read runs, no such flow,
     a request that cannot be built), else "transient", with the API's own pause when it asked for one."""
     if isinstance(error, ApiError):
@@ -302,12 +321,12 @@ def _classify_list_failure(error: ApiError | UnexpectedAnswer | requests.Request
         return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=False))
     if isinstance(error, UnexpectedAnswer):
         return _Failure("transient", str(error))  # a gateway's page in passing, or a sign-in page for good
-    problem = explain(error)
+    problem = explain(error, proxy_variables)
     return _Failure("refused" if problem.persistent else "transient", problem.text)
 
 
-def _classify_exception(error: requests.RequestException) -> _Failure:
-    problem = explain(error)
+def _classify_exception(error: requests.RequestException, proxy_variables: tuple[str, ...] = ()) -> _Failure:
+    problem = explain(error, proxy_variables)
     if problem.may_have_arrived:
         return _Failure("maybe-slow", problem.text)
     return _Failure("unsent" if problem.persistent else "not-created", problem.text)

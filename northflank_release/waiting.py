@@ -204,9 +204,11 @@ class Waiter:
         except UnexpectedAnswer as error:
             return _Read(retry=str(error))  # a gateway's page in passing, or a sign-in page: the timeout decides
         except requests.exceptions.ProxyError as error:
-            return _Read(retry=explain(error).text)  # a proxy that refuses now may let the next read through
+            return _Read(
+                retry=explain(error, self.client.proxy_variables).text
+            )  # a proxy that refuses now may let the next read through
         except requests.RequestException as error:
-            problem = explain(error)
+            problem = explain(error, self.client.proxy_variables)
             if problem.persistent:
                 return _Read(fatal=f"Could not read the run's status: {problem.text}.")
             return _Read(retry=problem.text)

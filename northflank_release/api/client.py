@@ -9,7 +9,6 @@ page, a captive portal, an empty or cut body) raises UnexpectedAnswer rather tha
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,9 @@ from northflank_release import __version__
 from northflank_release.api.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
 from northflank_release.api.target import Target
 from northflank_release.github import maskable_json
+from northflank_release.numbers import bounded, count, seconds
 from northflank_release.runs import is_run_id
+from northflank_release.text import decode_json_text, parse_json
 
 CONNECT_TIMEOUT = 10.0
 # The least time a request is given, even when the caller's budget is spent: the last status read at the
@@ -42,10 +43,11 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: Any) -> RateLimit:
+        # Every figure through numbers.py: `inf`, `nan`, `1e400` or `-1` reads as absent, a huge one is capped.
         return cls(
-            remaining=_int_header(headers, "x-ratelimit-remaining"),
-            reset_seconds=_float_header(headers, "x-ratelimit-reset"),
-            retry_after=_float_header(headers, "retry-after"),
+            remaining=count(headers.get("x-ratelimit-remaining")),
+            reset_seconds=seconds(headers.get("x-ratelimit-reset")),
+            retry_after=_retry_after(headers.get("retry-after")),
         )
 
     def retry_delay(self, *, rate_limited: bool) -> float | None:
@@ -119,6 +121,8 @@ class NorthflankClient:
     ca_bundle: str = ""  # a CA file or folder to trust instead of the default bundle
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     list_reads: int = 0  # list requests made, so the lookups stay within their share of the rate limit
+    # The proxy variables that apply to api_url, named when one cannot be used (api/network.py).
+    proxy_variables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Auth on the session, not per call, so no code path can send a request without it. As an auth
@@ -217,10 +221,12 @@ class NorthflankClient:
         rate_limit = RateLimit.from_headers(response.headers)
         # Parsed exactly as received: an answer is data, and a short token could match inside any of it
         # ("Triggered" holds "T"). The token is taken out only of what is shown (_shown).
-        text = _decode(answer_body.data, response.encoding)
+        # UTF-8 whatever the charset says, and cleaned as it is parsed (text.py): nothing published later can
+        # meet a NaN, an infinite number, a lone surrogate or a nesting the encoder cannot follow.
+        text = decode_json_text(answer_body.data)
         try:
-            data = _without_lone_surrogates(json.loads(text), text) if text.strip() and not answer_body.cut else None
-        except (ValueError, RecursionError):  # not JSON, or nested past what a parser should follow
+            data = parse_json(text) if text.strip() and not answer_body.cut else None
+        except ValueError:  # not JSON, or nested past what a parser should follow
             data = None
         self.debug(f"-> HTTP {response.status_code}, {len(text)} bytes, rate limit remaining {rate_limit.remaining}")
         if not 200 <= response.status_code < 300:
@@ -254,13 +260,6 @@ class NorthflankClient:
 
 def _floor(within: float | None) -> float | None:
     return None if within is None else max(within, MIN_REQUEST_SECONDS)
-
-
-def _decode(data: bytes, encoding: str | None) -> str:
-    try:
-        return data.decode(encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", errors="replace")
 
 
 class _BearerToken(requests.auth.AuthBase):
@@ -297,19 +296,6 @@ def likely_cause(status: int, *, reading: bool) -> str:
     return causes.get(status, "the API refused the read" if reading else "the API refused the request")
 
 
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _without_lone_surrogates(data: Any, text: str) -> Any:
-    """JSON may carry half of a UTF-16 pair (a JavaScript `.slice()` that cut an emoji); Python keeps it as a
-    lone surrogate, which no UTF-8 writer accepts. Each becomes U+FFFD, so no output, log or summary fails."""
-    if not _SURROGATE_ESCAPE.search(text):
-        return data
-    text = json.dumps(data, ensure_ascii=False)
-    cleaned = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return json.loads(cleaned)
-
-
 def run_from(answer_data: Any) -> dict[str, Any] | None:
     """The run in a `{"data": {...}}` envelope (or a bare run object), when there is one."""
     if isinstance(answer_data, dict):
@@ -340,32 +326,22 @@ def _query(params: dict[str, str]) -> str:
     return "&".join(f"{key}={value}" for key, value in params.items())
 
 
-def _int_header(headers: Any, name: str) -> int | None:
-    value = _float_header(headers, name)
-    return int(value) if value is not None else None
-
-
-def _float_header(headers: Any, name: str) -> float | None:
-    raw = headers.get(name)
+def _retry_after(raw: str | None) -> float | None:
+    """Retry-After: seconds, or an HTTP date (RFC 9110 section 10.2.3), as a pause numbers.py accepts."""
     if raw is None:
         return None
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        return _http_date_delay(str(raw)) if name == "retry-after" else None
-    return value if value >= 0 else None
-
-
-def _http_date_delay(raw: str) -> float | None:
-    """Retry-After may also be an HTTP date."""
+    delay = seconds(raw)
+    if delay is not None:
+        return delay
     moment = _parse_http_date(raw)
-    return None if moment is None else max(0.0, moment - time.time())
+    return None if moment is None else seconds(max(0.0, moment - time.time()))
 
 
 def _parse_http_date(raw: str) -> float | None:
-    if not raw:
+    if not raw or len(raw) > 64:
         return None
     try:
-        return parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError):
+        moment = parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):  # a date past 9999 or no date at all
         return None
+    return bounded(moment, 0.0, 253402300799.0)  # 9999-12-31: anything later is no clock's reading

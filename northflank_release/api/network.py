@@ -51,9 +51,23 @@ def _find(error: BaseException, kind: type[BaseException] | tuple[type[BaseExcep
     return next((cause for cause in causes(error) if isinstance(cause, kind)), None)
 
 
-def explain(error: requests.RequestException) -> NetworkProblem:
+# Raised while the request is being prepared or its connection chosen, before a byte leaves the machine: a
+# proxy URL the HTTP stack cannot parse (InvalidURL, InvalidProxyURL, urllib3's LocationParseError inside),
+# a proxy scheme it cannot use (InvalidSchema: socks5:// without PySocks), no scheme at all (MissingSchema).
+_NEVER_SENT = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.URLRequired,
+)
+
+
+def explain(error: requests.RequestException, proxy_variables: tuple[str, ...] = ()) -> NetworkProblem:
+    """`proxy_variables`: the names of the proxy settings that apply to the API's URL, to say which is wrong."""
     if isinstance(error, (requests.exceptions.InvalidJSONError, requests.exceptions.InvalidHeader)):
         return NetworkProblem(f"the request could not be built ({error.__class__.__name__})", False, persistent=True)
+    if isinstance(error, _NEVER_SENT) or _find(error, urllib3.exceptions.LocationValueError):
+        return _unusable_url(error, proxy_variables)
     if isinstance(error, requests.ConnectTimeout):
         return NetworkProblem("connection timed out", False)
     if isinstance(error, requests.exceptions.ProxyError):
@@ -69,6 +83,24 @@ def explain(error: requests.RequestException) -> NetworkProblem:
     if isinstance(error, requests.ConnectionError):
         return _connection_problem(error)
     return NetworkProblem(error.__class__.__name__, True)
+
+
+def _unusable_url(error: BaseException, proxy_variables: tuple[str, ...]) -> NetworkProblem:
+    """Never the exception's own text: it quotes the proxy URL, credentials and all."""
+    kind = error.__class__.__name__
+    if "socks" in str(error).lower():
+        what = "a SOCKS proxy, which this action cannot use (use an http:// proxy)"
+    else:
+        what = "not a URL the HTTP client can use (check its scheme, host and port)"
+    if proxy_variables:
+        names = " / ".join(proxy_variables)
+        return NetworkProblem(
+            f"the proxy setting {names} is {what} ({kind}); nothing was sent. Fix {names} in the job's "
+            "environment, or add the API host to no_proxy",
+            False,
+            persistent=True,
+        )
+    return NetworkProblem(f"the API's URL could not be used ({kind}); nothing was sent: check api-url", False, True)
 
 
 def _connection_problem(error: BaseException) -> NetworkProblem:

@@ -103,3 +103,12 @@ def test_inside_actions_the_request_file_must_stay_in_the_workspace(tmp_path: Pa
 
     assert inside.request_file == {"arguments": {"VERSION": "1"}}
     assert "outside the workspace" in outside["request-file"]
+
+
+# Hexadecimal holds more decimal digits than it has characters: 3,600 of them are 4,335 decimal digits.
+@pytest.mark.parametrize("number", ["0x" + "f" * 3600, "-0x" + "F" * 3600, "0x" + "_ff" * 1800])
+def test_a_yaml_integer_of_more_digits_than_json_can_write_is_an_input_error(number: str) -> None:
+    found = problems({"INPUT_OVERRIDES": f"build:\n  replicas: {number}"})
+
+    assert "more than 4300 digits" in found["overrides"]
+    assert "quote it" in found["overrides"]
