@@ -200,7 +200,8 @@ class Trigger:
             raise TriggerFailed(
                 f"{what[0].upper()}{what[1:]}. Run(s) {_ids(walk.candidates)} match the request (name, "
                 "description and, where a read of the run shows them, arguments), but with a description of your "
-                "own the action cannot tell whether this job or another one (a matrix leg, a re-run) created them. Not adopting them and not sending again: look at the pipeline's release "
+                "own the action cannot tell whether this job or another one (a matrix leg, a re-run) created them. "
+                "Not adopting them and not sending again: look at the pipeline's release "
                 "flow runs in Northflank. Leave description empty to let the action mark its runs uniquely."
             )
         if not walk.complete:
