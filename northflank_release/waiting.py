@@ -1,8 +1,12 @@
 """Follow a run until it concludes, within the timeout and the API's request budget.
 
 Before the first status read, one read of the runs list gives the flow's recent successful runs, and so
-when this one is likely to end (expectation.py). With that, polling is sparse early (the usual growing
-interval), close around the expected end, and backs off again if the run overruns. Without history it
+when this one is likely to end (expectation.py), and, for a run expected to take a minute or more, one read of
+the latest success gives its nodes' timings. With that, polling is sparse early (the usual growing
+interval), close around the expected end, and backs off again if the run overruns. Whatever the history, no
+gap between status reads is longer than the interval's cap (30 s at the default poll-interval), unless the
+rate-limit budget needs it: a run is noticed within that long of its end, even after a history that varies
+by hours. Without history it
 starts at the poll interval, backs off gently while nothing changes, and starts over when the status
 moves. Either way it stretches further when the rate-limit headers say the token's budget (shared by
 every job using it) would not last until its reset. Transient read errors are retried until the timeout,
@@ -165,11 +169,21 @@ class Waiter:
         budget = _budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
         if not self._expectation:
             return max(interval, budget)
+        if self._expectation.worth_reading_nodes():
+            self._expectation = self._expectation.with_nodes(self._read_past(self._expectation.latest_id, within))
         self.log(
             f"Recent runs of this flow took {format_duration(self._expectation.duration)} (median of "
             f"{len(self._expectation.history)}); reading closely around then."
         )
         return max(self._delay(interval), budget)
+
+    def _read_past(self, run_id: str, within: float) -> dict[str, Any] | None:
+        """One read of a past run, for its nodes; any failure only means no node timings."""
+        try:
+            with self.cancellation.interruptible():
+                return run_from(self.client.get_run(self.target, run_id, within=within).data)
+        except (ApiError, UnexpectedAnswer, requests.RequestException):
+            return None
 
     def _delay(self, interval: float) -> float:
         """The wait before the next status read. Without history, the growing interval. With it: that interval
@@ -180,12 +194,14 @@ class Waiter:
         now = self._elapsed()
         end = self._expectation.end(self.last_run)
         window = self._expectation.window
-        close = max(self.policy.interval * self.policy.close_fraction, window / 4, 1.0)
+        # The cap holds whatever the history: a window of hours (runs of 1 min and 1 h) would otherwise space
+        # the reads a quarter of it apart, and a run ending early in it would go unnoticed for many minutes.
+        cap = max(self.policy.max_interval, self.policy.interval)
+        close = min(max(self.policy.interval * self.policy.close_fraction, window / 4, 1.0), cap)
         if now < end - window:
             return max(close, min(interval, end - window - now))
         if now <= end + window:
             return close
-        cap = max(self.policy.max_interval, self.policy.interval)
         return min(max(close, (now - end - window) * self.policy.overrun_backoff), cap)
 
     def _read(self, run_id: str, within: float) -> _Read:
