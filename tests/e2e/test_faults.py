@@ -829,7 +829,7 @@ def test_a_matrix_sharing_a_description_of_its_own_loses_answers_without_duplica
     """
     text = {"name": "Deploy shop", "description": "Deploy the shop"}
     legs = {region: {**inputs, **text, "arguments": json.dumps({"REGION": region})} for region in ("eu", "us", "ap")}
-    results = {}
+    results: dict[str, ActionRun] = {}
     for region, leg in legs.items():
         (tmp_path / region).mkdir()
         before = {run["id"] for run in standin.runs()}
@@ -840,7 +840,7 @@ def test_a_matrix_sharing_a_description_of_its_own_loses_answers_without_duplica
         results[region] = run_action(tmp_path / region, leg, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=60)
         record(f"matrix-own-description-{region}", standin, before, results[region])
 
-    runs_by_region = {}
+    runs_by_region: dict[str, list[str]] = {}
     for run in standin.runs():
         runs_by_region.setdefault(run["arguments"]["REGION"], []).append(run["id"])
     assert {region: len(ids) for region, ids in runs_by_region.items()} == {"eu": 1, "us": 1, "ap": 1}, "0 duplicates"
