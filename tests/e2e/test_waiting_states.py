@@ -4,6 +4,7 @@ forbid's refusal. Each state is said once (a notice), and a failure says why in 
 from __future__ import annotations
 
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -190,3 +191,21 @@ def test_forbid_keeps_its_refusal(tmp_path: Path, standin: NorthflankStandin, wa
     assert "HTTP 409" in error
     assert "concurrency policy forbids one while another is running" in error
     assert len(standin.runs()) == 1
+
+
+def test_cancelling_the_job_is_the_explicit_ask_that_aborts_a_run_awaiting_approval(
+    tmp_path: Path, standin: NorthflankStandin, waiting: dict[str, str]
+) -> None:
+    standin.plan = RunPlan(steps=[(0.0, "approval_wait"), (3600.0, "success")])
+    action = start_action(tmp_path, {**waiting, "abort-on-timeout": "true"})
+    deadline = time.monotonic() + 20
+    while not standin.requests_to("get") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    action.process.send_signal(signal.SIGTERM)
+    result = action.finish(timeout=10)
+
+    assert result.exit_code == 143
+    assert len(standin.requests_to("abort")) == 1
+    assert standin.runs()[0]["status"] == "aborted"
+    assert "The run was aborted." in result.errors[0]
+    assert "Awaiting approval" in result.stdout
