@@ -669,7 +669,7 @@ class NorthflankStandin:
     def rename_run(self, run_id: str, name: str, description: str) -> None:
         with self._lock:
             run = self._runs[run_id]
-            run.name, run.description = name, description
+            run.name, run.description, run.given_description = name, description, True
 
     def set_status(self, run_id: str, status: str) -> None:
         with self._lock:
