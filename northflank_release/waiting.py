@@ -1,16 +1,15 @@
 """Follow a run until it concludes, within the timeout and the API's request budget.
 
 Before the first status read, one read of the runs list gives the flow's recent successful runs, and so
-when this one is likely to end (expectation.py), and, for a run expected to take a minute or more, one read of
-the latest success gives its nodes' timings. With that, polling is sparse early (the usual growing
-interval), close around the expected end, and backs off again if the run overruns. Whatever the history, no
-gap between status reads is longer than the interval's cap (30 s at the default poll-interval), unless the
-rate-limit budget needs it: a run is noticed within that long of its end, even after a history that varies
-by hours. Without history it
+when this one is likely to end (expectation.py); for a run expected to take a minute or more, one read of
+the latest success adds its nodes' timings. With that, polling is sparse early (the usual growing
+interval), close around the expected end, and backs off again if the run overruns. Without history it
 starts at the poll interval, backs off gently while nothing changes, and starts over when the status
-moves. Either way it stretches further when the rate-limit headers say the token's budget (shared by
-every job using it) would not last until its reset. Transient read errors are retried until the timeout,
-with a backoff capped at a minute; only persistent ones (401, 403, 404) end the wait early.
+moves. Whatever the history, no gap between status reads is longer than the interval's cap (30 s at the
+default poll-interval), so a run is noticed within that long of its end even after runs that took
+minutes and hours. Either way it stretches further when the rate-limit headers say the token's budget
+(shared by every job using it) would not last until its reset. Transient read errors are retried until
+the timeout, with a backoff capped at a minute; only persistent ones (401, 403, 404) end the wait early.
 
 Where the run is waiting is said once, as a notice (situation.py): awaiting approval (and, with
 stop-at-approval, the wait ends there), queued behind another run (one list read names the runs ahead), the
