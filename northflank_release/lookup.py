@@ -6,6 +6,12 @@ marker (a derived description ends with one): that is proof. A description the u
 started (on the API's clock), and not given other arguments, is only a candidate: the trigger refuses to
 adopt it.
 
+The list does not say which arguments a run was given (the SDK's ListReleaseFlowRunsResponseRun has no
+`arguments`), so a candidate is read on its own (GET, which does carry them: `Candidates`), each at most once
+and at most MAX_CANDIDATE_READS per trigger, within the trigger's budget. A run given other arguments (another
+matrix leg's) is ruled out; one given the same is still only a candidate, never adopted: two jobs may send the
+same request, and a run the action cannot prove its own is never reported as created.
+
 The list's order is not documented. The walk stops at the first page that holds only runs older than the
 trigger, once the pages so far were newest first; otherwise it goes on, up to MAX_PAGES, and a walk cut
 short by that cap proves nothing.
@@ -19,7 +25,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
-from northflank_release.api.client import NorthflankClient
+import requests
+
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.api.target import Target
 from northflank_release.runs import is_run_id, unix_seconds
 
@@ -27,6 +35,8 @@ PER_PAGE = 100  # the API's maximum
 MAX_PAGES = 10  # per walk: 1,000 runs. An oldest-first history longer than that cannot be checked.
 # The API's clock and ours differ by the Date header's one-second resolution plus transit.
 CLOCK_SLACK_SECONDS = 2.0
+# Candidates read one by one per trigger: a matrix of this many legs sharing a description is told apart.
+MAX_CANDIDATE_READS = 10
 
 
 @dataclass(frozen=True)
@@ -127,3 +137,38 @@ def _other_arguments(listed: Any, sent: dict[str, Any]) -> bool:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Candidates:
+    """Reads candidate runs (GET) to rule out those given other arguments: each run at most once (its arguments
+    do not change), at most MAX_CANDIDATE_READS in all, each read capped by `time_left`. A read that fails, or a
+    run whose arguments the answer leaves out, rules nothing out."""
+
+    client: NorthflankClient
+    target: Target
+    time_left: Callable[[], float]
+    reads: int = 0
+    ruled_out: dict[str, bool] = field(default_factory=dict)  # run id -> given other arguments
+
+    def narrow(self, walk: Walk, identity: Identity) -> Walk:
+        """The walk without the candidates a read of their own shows were given other arguments."""
+        if not walk.candidates:
+            return walk
+        kept = [run for run in walk.candidates if not self._other(run, identity)]
+        return Walk(found=walk.found, candidates=kept, complete=walk.complete, pages=walk.pages)
+
+    def _other(self, run: dict[str, Any], identity: Identity) -> bool:
+        run_id = str(run.get("id"))
+        if run_id in self.ruled_out:
+            return self.ruled_out[run_id]
+        if self.reads >= MAX_CANDIDATE_READS or self.time_left() <= 0:
+            return False
+        self.reads += 1
+        try:
+            answer = self.client.get_run(self.target, run_id, within=self.time_left())
+        except (ApiError, UnexpectedAnswer, requests.RequestException):
+            return False  # not remembered: a later walk may read it again, within the cap
+        read = run_from(answer.data) or {}
+        self.ruled_out[run_id] = _other_arguments(read.get("arguments"), identity.arguments)
+        return self.ruled_out[run_id]

@@ -20,7 +20,7 @@ from northflank_release.runs import failed_nodes, output_status, output_timestam
 from northflank_release.settings import Settings
 from northflank_release.summary import trigger_summary
 from northflank_release.text import format_duration
-from northflank_release.trigger import RetryPolicy, Trigger, TriggerFailed
+from northflank_release.trigger import SHORT_READ_SECONDS, RetryPolicy, Trigger, TriggerFailed
 
 ABORT_TIMEOUT_ON_CANCEL = 1.5  # the runner kills the container soon after SIGTERM
 ABORT_TIMEOUT_AFTER_WAIT = 5.0  # so the step ends a few seconds after `timeout`, whatever the API does
@@ -29,7 +29,6 @@ FOLLOW_READ_SECONDS = 40.0  # the first read of a followed run: the client's own
 _FOLLOW_READ_FAILED = "Could not read the run to follow"
 _FOLLOW_TITLES = {404: "Run to follow not found"}
 _FOLLOW_SUMMARY_TITLE = "Following a Northflank release flow run"
-READ_ONCE_SECONDS = 3.0  # the status read after a trigger answer without one: short, as the id is already out
 
 
 class Release:
@@ -191,6 +190,8 @@ class Release:
             log=self.runner.info,
             warn=lambda text: self.runner.warning(text, title="Northflank API unreachable"),
             notice=lambda text: self.runner.notice(text, title="Northflank API back"),
+            state_notice=lambda title, text: self.runner.notice(text, title=title),
+            stop_at_approval=self.settings.stop_at_approval,
         )
         title = f"Waiting up to {format_duration(self.settings.timeout)} for run {self.run_name or run_id!r}"
         try:
@@ -201,14 +202,68 @@ class Release:
         run = result.run
         status_when_waiting_ended = run_state(run).status
         aborted = None
-        if result.reason == "timeout" and self.settings.abort_on_timeout:
+        # A run awaiting approval waits for a person's decision, which a timeout is not: abort-on-timeout leaves
+        # it to them (cancelling the job, an explicit act, still aborts it: see cancelled()).
+        awaiting = status_when_waiting_ended == "approval_wait"
+        if result.reason == "timeout" and self.settings.abort_on_timeout and not awaiting:
             aborted = self.abort(run_id, ABORT_TIMEOUT_AFTER_WAIT)
             run = aborted or run
         self.publish(run, run_id)
-        self.runner.append_summary(wait_summary(run, result.reason, result.elapsed, result.message))
+        self.runner.append_summary(
+            wait_summary(run, result.reason, result.elapsed, result.message, since=result.approval_since)
+        )
+        if result.reason == "approval":
+            self.runner.info(
+                f"The run is awaiting approval after {format_duration(result.elapsed)}; the step ends here "
+                "(stop-at-approval)."
+            )
+            return 0
+        if result.reason == "concluded" and status_when_waiting_ended != "success":
+            explained = self.explain_end(status_when_waiting_ended, run, result.newer_run, result.elapsed)
+            if explained is not None:
+                return explained
+        if result.reason == "timeout" and awaiting:
+            return self.timed_out_awaiting_approval(result.approval_since)
         return self.verdict(
             result.reason, result.elapsed, result.message, status_when_waiting_ended, run, aborted is not None
         )
+
+    def explain_end(
+        self, status: str, run: dict[str, Any] | None, newer: dict[str, Any] | None, seconds: float
+    ) -> int | None:
+        """The failure of a run that was superseded or skipped, said as such; None for any other end."""
+        from northflank_release.situation import may_be_superseded, skipped_text, superseded_text
+
+        elapsed = format_duration(seconds)
+        if may_be_superseded(run, status):
+            self.runner.error(
+                f"The release flow run ended {status} after {elapsed}. {superseded_text(run, status, newer)}",
+                title="Release superseded by a newer run",
+            )
+            return 1
+        if status == "skipped":
+            self.runner.error(
+                f"The release flow run ended skipped after {elapsed}. {skipped_text()} See the run in Northflank.",
+                title="Release skipped",
+            )
+            return 1
+        return None
+
+    def timed_out_awaiting_approval(self, since: float | None) -> int:
+        from northflank_release.situation import utc
+
+        when = f" since {utc(since)}" if since is not None else ""
+        aftermath = (
+            " abort-on-timeout does not abort a run awaiting approval: approve or reject it in Northflank."
+            if self.settings.abort_on_timeout
+            else " It stays there until someone approves or rejects it in Northflank."
+        )
+        self.runner.error(
+            f"The run is still awaiting approval{when}, after {format_duration(self.settings.timeout)} (timeout)."
+            f"{aftermath} Set stop-at-approval: true to end the step once the run reaches approval.",
+            title="Timed out awaiting approval",
+        )
+        return 1
 
     def verdict(
         self, reason: str, seconds: float, message: str, status: str, run: dict[str, Any] | None, aborted: bool
@@ -292,7 +347,7 @@ class Release:
         already published, so a cancelled job only ends sooner)."""
         try:
             with self.cancellation.interruptible():
-                return run_from(self.client.get_run(self.target, run_id, within=READ_ONCE_SECONDS).data)
+                return run_from(self.client.get_run(self.target, run_id, within=SHORT_READ_SECONDS).data)
         except Cancelled:
             return None  # run() sees the signal and reports the cancellation
         except Exception:  # noqa: BLE001 - the trigger worked; a missing status is not worth failing for

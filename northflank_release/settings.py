@@ -97,6 +97,7 @@ class Settings:
     timeout: float
     poll_interval: float
     abort_on_timeout: bool
+    stop_at_approval: bool
     api_url: str
     dry_run: bool
     run_id: str
@@ -472,6 +473,14 @@ INPUTS: tuple[Input, ...] = (
         "abort_on_timeout",
         _boolean,
         "abort the run when waiting gives up (timeout or job cancelled)",
+        "false",
+    ),
+    Input(
+        "stop-at-approval",
+        "NORTHFLANK_STOP_AT_APPROVAL",
+        "stop_at_approval",
+        _boolean,
+        "with wait, end the step successfully once the run awaits approval (status approval_wait)",
         "false",
     ),
     Input("api-url", "NORTHFLANK_API_URL", "api_url", _read_api_url, "API base URL", "https://api.northflank.com"),

@@ -78,10 +78,23 @@ def trigger_summary(
 
 
 def wait_summary(
-    run: dict[str, Any] | None, reason: str, elapsed: float, message: str = "", now: float | None = None
+    run: dict[str, Any] | None,
+    reason: str,
+    elapsed: float,
+    message: str = "",
+    now: float | None = None,
+    since: float | None = None,
 ) -> str:
+    """`since`: when the run, still awaiting approval, began to (Unix seconds)."""
     state = run_state(run)
-    if reason == "concluded":
+    awaiting = f" since {_utc(since)} UTC" if since is not None else ""
+    if reason == "approval":
+        headline = f"✋ Awaiting approval{awaiting}: the step ended after {format_duration(elapsed)} (stop-at-approval)"
+    elif reason == "timeout" and state.status == "approval_wait":
+        headline = (
+            f"⏱️ Stopped waiting after {format_duration(elapsed)}: the run is still **awaiting approval**{awaiting}"
+        )
+    elif reason == "concluded":
         headline = (
             f"{_ICON.get(state.status, '')} Release flow run **{_word(state.status)}** after {format_duration(elapsed)}"
         )

@@ -40,6 +40,9 @@ MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget ever
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
 SETTLE_SECONDS = 3.0
+# A read that stands between a proven run and its published id (a status the answer left out, the whole of a
+# run found in the list): short, since the id it holds up is what a cancelled or killed job must not lose.
+SHORT_READ_SECONDS = 3.0
 SLOW_SETTLE_MIN_SECONDS, SLOW_SETTLE_MAX_SECONDS = 5.0, 30.0
 
 
@@ -102,6 +105,7 @@ class Trigger:
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
     deadline: float = float("inf")  # on `clock`: when the trigger's retry budget ends; every request is capped by it
+    candidates: lookup.Candidates | None = None  # the runs read one by one while looking, set by run()
 
     def run(self, body: dict[str, Any], *, identifiable: bool) -> TriggerResult:
         """Send the body once; `identifiable` says its description carries this trigger's random marker."""
@@ -115,6 +119,7 @@ class Trigger:
             unique=identifiable,
         )
         deadline = self.deadline = self.clock() + self.policy.max_seconds
+        self.candidates = lookup.Candidates(self.client, self.target, lambda: self.deadline - self.clock())
         tried: list[str] = []
         last = ""
         for attempt in range(1, self.policy.max_attempts + 1):
@@ -146,7 +151,7 @@ class Trigger:
                     self.log(
                         f"Found run {walk.found.get('id')} created by attempt {attempt}; using it (no second run)."
                     )
-                    return TriggerResult(walk.found, str(walk.found["id"]))
+                    return self._adopt(walk.found)
                 self._refuse_to_guess(walk, f"the answer to attempt {attempt} was lost ({last})")
             delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
             if attempt == self.policy.max_attempts or delay > deadline - self.clock():
@@ -170,7 +175,7 @@ class Trigger:
         except TriggerFailed as failed:
             return TriggerResult(None, "", notes=[f"The API accepted the run but did not say its id. {failed}"])
         if walk.found:
-            return TriggerResult(walk.found, str(walk.found["id"]))
+            return self._adopt(walk.found)
         if walk.candidates:
             why = f"runs {_ids(walk.candidates)} match it, but another job could have created them"
         else:
@@ -185,7 +190,7 @@ class Trigger:
         walk = self._lookup(identity, SETTLE_SECONDS)
         if walk.found:
             self.log(f"Found run {walk.found.get('id')}; using it (no second run).")
-            return TriggerResult(walk.found, str(walk.found["id"]))
+            return self._adopt(walk.found)
         self._refuse_to_guess(walk, f"the trigger was answered with {error}")
         raise TriggerFailed(
             f"The trigger was answered with {error}. No run from this job was found in the runs list. Not sending "
@@ -194,13 +199,28 @@ class Trigger:
             may_exist=True,
         )
 
+    def _adopt(self, listed: dict[str, Any]) -> TriggerResult:
+        """The run found in the list, read on its own when the budget allows: a listed run carries only the
+        list's few fields (no arguments, no flow), and the outputs and the wait want the whole run."""
+        run_id = str(listed["id"])
+        try:
+            run = run_from(
+                self.client.get_run(
+                    self.target, run_id, within=min(SHORT_READ_SECONDS, self.deadline - self.clock())
+                ).data
+            )
+        except (ApiError, UnexpectedAnswer, requests.RequestException):
+            run = None
+        return TriggerResult(run or listed, run_id)
+
     def _refuse_to_guess(self, walk: lookup.Walk, what: str) -> None:
         """Fail when the list cannot prove the run absent: resending could deploy twice, adopting could lie."""
         if walk.candidates:
             raise TriggerFailed(
-                f"{what[0].upper()}{what[1:]}. Run(s) {_ids(walk.candidates)} match the request, but with a "
-                "description of your own the action cannot tell whether this job or another one (a matrix leg, "
-                "a re-run) created them. Not adopting them and not sending again: look at the pipeline's release "
+                f"{what[0].upper()}{what[1:]}. Run(s) {_ids(walk.candidates)} match the request (name, "
+                "description and, where a read of the run shows them, arguments), but with a description of your "
+                "own the action cannot tell whether this job or another one (a matrix leg, a re-run) created them. "
+                "Not adopting them and not sending again: look at the pipeline's release "
                 "flow runs in Northflank. Leave description empty to let the action mark its runs uniquely.",
                 may_exist=True,
             )
@@ -249,6 +269,8 @@ class Trigger:
                     min(budget, lookup.MAX_PAGES),
                     time_left=lambda: self.deadline - self.clock(),
                 )
+                if self.candidates is not None:
+                    walk = self.candidates.narrow(walk, identity)
             except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
                 failure = _classify_list_failure(error, self.client.proxy_variables)
                 last = failure.text

@@ -1,12 +1,20 @@
 """Follow a run until it concludes, within the timeout and the API's request budget.
 
 Before the first status read, one read of the runs list gives the flow's recent successful runs, and so
-when this one is likely to end (expectation.py). With that, polling is sparse early (the usual growing
+when this one is likely to end (expectation.py); for a run expected to take a minute or more, one read of
+the latest success adds its nodes' timings. With that, polling is sparse early (the usual growing
 interval), close around the expected end, and backs off again if the run overruns. Without history it
 starts at the poll interval, backs off gently while nothing changes, and starts over when the status
-moves. Either way it stretches further when the rate-limit headers say the token's budget (shared by
-every job using it) would not last until its reset. Transient read errors are retried until the timeout,
-with a backoff capped at a minute; only persistent ones (401, 403, 404) end the wait early.
+moves. Whatever the history, no gap between status reads is longer than the interval's cap (30 s at the
+default poll-interval), so a run is noticed within that long of its end even after runs that took
+minutes and hours. Either way it stretches further when the rate-limit headers say the token's budget
+(shared by every job using it) would not last until its reset. Transient read errors are retried until
+the timeout, with a backoff capped at a minute; only persistent ones (401, 403, 404) end the wait early.
+
+Where the run is waiting is said once, as a notice (situation.py): awaiting approval (and, with
+stop-at-approval, the wait ends there), queued behind another run (one list read names the runs ahead), the
+flow paused. A run that ends aborted or skipped under a `latest` or `replace` policy is looked for in one list
+read of the runs after it: the newer run that superseded it.
 """
 
 from __future__ import annotations
@@ -33,6 +41,16 @@ from northflank_release.cancellation import Cancellation
 from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
 from northflank_release.progress import NodeProgress
 from northflank_release.runs import KNOWN_STATUSES, run_state
+from northflank_release.situation import (
+    approval_notice,
+    approval_since,
+    may_be_superseded,
+    newer_runs,
+    options,
+    paused_notice,
+    queued_notice,
+    runs_ahead,
+)
 from northflank_release.text import format_duration
 
 
@@ -52,9 +70,11 @@ class PollPolicy:
 @dataclass(frozen=True)
 class WaitResult:
     run: dict[str, Any] | None
-    reason: str  # "concluded", "timeout", "read-failed"
+    reason: str  # "concluded", "timeout", "read-failed", "approval" (stop-at-approval)
     elapsed: float
     message: str = ""
+    approval_since: float | None = None  # Unix seconds: when the run, still awaiting approval, began to
+    newer_run: dict[str, Any] | None = None  # the run that superseded this one (latest, replace)
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,9 @@ class Waiter:
     sleep: Callable[[float], None] = time.sleep
     warn: Callable[[str], None] = lambda _text: None  # once, when the API stops answering
     notice: Callable[[str], None] = lambda _text: None  # once, when it answers again
+    state_notice: Callable[[str, str], None] = lambda _title, _text: None  # where the run waits, once each
+    stop_at_approval: bool = False  # end the wait, successfully, once the run awaits approval
+    wall_clock: Callable[[], float] = time.time
     last_run: dict[str, Any] | None = None  # kept on the object so a cancellation still knows the last status
     # The state of the current wait, set by wait().
     _start: float = field(default=0.0, init=False, repr=False)
@@ -98,6 +121,9 @@ class Waiter:
     _seen_unknown: set[str] = field(default_factory=set, init=False, repr=False)
     _nodes: NodeProgress = field(default_factory=NodeProgress, init=False, repr=False)
     _expectation: Expectation = field(default_factory=Expectation, init=False, repr=False)
+    _approval_since: float | None = field(default=None, init=False, repr=False)
+    _announced: set[str] = field(default_factory=set, init=False, repr=False)
+    _deadline: float = field(default=0.0, init=False, repr=False)
 
     def wait(self, run_id: str, timeout: float, last_run: dict[str, Any] | None) -> WaitResult:
         self._start = self.clock()
@@ -106,11 +132,14 @@ class Waiter:
         self._status = run_state(last_run).status
         self._seen_unknown = set()
         self._nodes = NodeProgress()
+        self._approval_since, self._announced, self._deadline = None, set(), deadline
         self._log_at(0.0, self._status)
         for line in self._nodes.changes(last_run):
             self._log_at(0.0, f"  {line}")
         if run_state(last_run).concluded:
-            return WaitResult(last_run, "concluded", 0.0)
+            return self._concluded(run_id)
+        if self._situation(run_id):
+            return self._result("approval")
         interval = self.policy.interval
         outage: _Outage | None = None
         # The trigger's answer was the first read, so the loop starts with a sleep.
@@ -130,7 +159,9 @@ class Waiter:
                     outage = None
                 interval, concluded = self._take(read.answer, interval)
                 if concluded:
-                    return WaitResult(self.last_run, "concluded", self._elapsed())
+                    return self._concluded(run_id)
+                if self._situation(run_id):
+                    return self._result("approval")
                 delay = max(self._delay(interval), _budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
             elif read.rate_limited:
                 delay = max(read.retry_after or max(interval * 2, 30.0), 1.0)
@@ -145,7 +176,47 @@ class Waiter:
                     if outage is not None
                     else ""
                 )
-                return WaitResult(self.last_run, "timeout", self._elapsed(), message)
+                return self._result("timeout", message)
+
+    def _result(self, reason: str, message: str = "") -> WaitResult:
+        return WaitResult(self.last_run, reason, self._elapsed(), message, approval_since=self._approval_since)
+
+    def _concluded(self, run_id: str) -> WaitResult:
+        """The run has concluded; when it may have been superseded, the newer run, from one list read."""
+        newer = None
+        if may_be_superseded(self.last_run, run_state(self.last_run).status):
+            found = newer_runs(self.last_run, self._list({"per_page": str(LIST_PER_PAGE)}) or [])
+            newer = found[0] if found else None
+        return WaitResult(self.last_run, "concluded", self._elapsed(), newer_run=newer)
+
+    def _situation(self, run_id: str) -> bool:
+        """Say once where the run waits (approval, queue, a paused flow); True when the wait ends here."""
+        status = run_state(self.last_run).status
+        if status != "approval_wait":
+            self._approval_since = None
+        elif self._approval_since is None:
+            self._approval_since = approval_since(self.last_run, self.wall_clock())
+            self.state_notice(
+                "Awaiting approval",
+                approval_notice(run_id, self.last_run, self._approval_since, self.stop_at_approval),
+            )
+        if status == "queued" and "queued" not in self._announced:
+            self._announced.add("queued")
+            listed = self._list({"per_page": str(LIST_PER_PAGE), "concluded": "false"})
+            ahead = runs_ahead(self.last_run, listed) if listed is not None else None
+            self.state_notice("Queued", queued_notice(run_id, self.last_run, ahead))
+        if options(self.last_run).paused and "paused" not in self._announced:
+            self._announced.add("paused")
+            self.state_notice("Release flow paused", paused_notice(run_id))
+        return status == "approval_wait" and self.stop_at_approval
+
+    def _list(self, params: dict[str, str]) -> list[dict[str, Any]] | None:
+        """One page of the runs list, within the time left; None when it cannot be read."""
+        try:
+            with self.cancellation.interruptible():
+                return self.client.list_page(self.target, params, within=self._deadline - self.clock()).runs
+        except (ApiError, UnexpectedAnswer, requests.RequestException):
+            return None
 
     def _history(self, run_id: str, interval: float, within: float) -> float:
         """One read of the runs list, taking no longer than `within` (the time left before the timeout): the
@@ -165,11 +236,21 @@ class Waiter:
         budget = _budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
         if not self._expectation:
             return max(interval, budget)
+        if self._expectation.worth_reading_nodes():
+            self._expectation = self._expectation.with_nodes(self._read_past(self._expectation.latest_id, within))
         self.log(
             f"Recent runs of this flow took {format_duration(self._expectation.duration)} (median of "
             f"{len(self._expectation.history)}); reading closely around then."
         )
         return max(self._delay(interval), budget)
+
+    def _read_past(self, run_id: str, within: float) -> dict[str, Any] | None:
+        """One read of a past run, for its nodes; any failure only means no node timings."""
+        try:
+            with self.cancellation.interruptible():
+                return run_from(self.client.get_run(self.target, run_id, within=within).data)
+        except (ApiError, UnexpectedAnswer, requests.RequestException):
+            return None
 
     def _delay(self, interval: float) -> float:
         """The wait before the next status read. Without history, the growing interval. With it: that interval
@@ -180,12 +261,14 @@ class Waiter:
         now = self._elapsed()
         end = self._expectation.end(self.last_run)
         window = self._expectation.window
-        close = max(self.policy.interval * self.policy.close_fraction, window / 4, 1.0)
+        # The cap holds whatever the history: a window of hours (runs of 1 min and 1 h) would otherwise space
+        # the reads a quarter of it apart, and a run ending early in it would go unnoticed for many minutes.
+        cap = max(self.policy.max_interval, self.policy.interval)
+        close = min(max(self.policy.interval * self.policy.close_fraction, window / 4, 1.0), cap)
         if now < end - window:
             return max(close, min(interval, end - window - now))
         if now <= end + window:
             return close
-        cap = max(self.policy.max_interval, self.policy.interval)
         return min(max(close, (now - end - window) * self.policy.overrun_backoff), cap)
 
     def _read(self, run_id: str, within: float) -> _Read:

@@ -52,6 +52,7 @@ class TimedClient(NorthflankClient):
     """The real client, noting the simulated time of each status read."""
 
     read_times: list[float]
+    read_ids: list[str]  # the run each read was of
     budgets: list[float | None]  # the `within` each read was given
     clock: FakeClock
 
@@ -60,6 +61,7 @@ class TimedClient(NorthflankClient):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.read_times, self.budgets, self.list_budgets = [], [], []
+        self.read_ids = []
 
     def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
         self.list_budgets.append(within)
@@ -67,5 +69,6 @@ class TimedClient(NorthflankClient):
 
     def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
         self.read_times.append(self.clock.now)
+        self.read_ids.append(run_id)
         self.budgets.append(within)
         return super().get_run(target, run_id, within)

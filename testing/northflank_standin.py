@@ -5,6 +5,12 @@ against the project's schema, moves runs through statuses as an (injectable) clo
 advances, answers with Northflank's envelopes and rate-limit headers, and can be told to
 misbehave (see `Fault`). Every request is recorded so tests can assert what was sent.
 
+Its answers carry what the official SDK's generated types promise (`northflank` on PyPI, `_types.py`), and no
+more: a listed run has only the fields of `ListReleaseFlowRunsResponseRun` (no `arguments`, no `spec`), a run
+read on its own (and the trigger's and abort's answer) those of `AbortReleaseFlowRunResponse`, and an optional
+field without a value is left out, never null. tests/repo/test_sdk_types.py holds them to the types.
+`rich_list = True` is the old, kinder list (every run in full) for the few tests that need it, by that name.
+
 Run it for a demo with `python -m testing.northflank_standin [--port N] [--token T]`.
 """
 
@@ -49,6 +55,12 @@ STAGES = frozenset({"development", "staging", "production"})
 # for `seed_runs(durations=...)` in the polling tests and the benchmark.
 HISTORY_SPREAD = (0.96, 1.03, 0.99, 1.05, 0.97, 1.01, 1.02, 0.98)
 TERMINAL_STATUSES = frozenset({"success", "failure", "aborted"})
+# Concluded without an outcome: a queued run that a newer one replaced under the `latest` policy.
+CONCLUDED_STATUSES = TERMINAL_STATUSES | {"skipped"}
+# The fields of the SDK's ListReleaseFlowRunsResponseRun: all a listed run carries.
+LIST_FIELDS = ("id", "name", "description", "status", "concluded", "createdAt", "updatedAt", "startedAt", "concludedAt")
+CONCURRENCY_POLICIES = ("allow", "queue", "forbid", "latest", "replace")
+API_VERSION = "v1.2"  # the SDK types' `apiVersion` literal
 NODE_REFS = ("build", "deploy")
 # The node status values the API documents ("Read, list, abort runs" in northflank-api.md).
 NODE_STATUSES = (
@@ -391,14 +403,28 @@ class _Run:
     plan: RunPlan
     created: float  # clock value
     forced: list[tuple[float, str]] = field(default_factory=list)
+    given_description: bool = True  # the API leaves `description` out of a run created without one
+    # Concurrency policy `queue` or `latest`: the run is `queued` until this one concludes, then follows its plan.
+    ahead: _Run | None = None
+
+    def origin(self) -> float | None:
+        """When the plan starts: at creation, or when the run ahead concluded (None: still queued)."""
+        if self.ahead is None:
+            return self.created
+        return self.ahead.concluded_at()
+
+    def concluded_at(self) -> float | None:
+        ends = [at for at, status in self.timeline() if status in CONCLUDED_STATUSES]
+        return min(ends) if ends else None
 
     def timeline(self) -> list[tuple[float, str]]:
         """(clock value, status) entries: plan steps up to the first forced status."""
         cutoff = self.forced[0][0] if self.forced else float("inf")
-        planned = [
-            (self.created + offset, status) for offset, status in self.plan.steps if self.created + offset < cutoff
-        ]
-        return planned + self.forced
+        origin = self.origin()
+        planned: list[tuple[float, str]] = [(self.created, "queued")] if self.ahead is not None else []
+        if origin is not None:
+            planned += [(origin + offset, status) for offset, status in self.plan.steps]
+        return [(at, status) for at, status in planned if at < cutoff] + self.forced
 
     def state_at(self, now: float) -> tuple[str, float, float | None]:
         """Status, time of its last change, and when the run left `pending` (if it did)."""
@@ -407,7 +433,7 @@ class _Run:
             if at > now:
                 break
             status, changed = step_status, at
-            if started is None and step_status not in {"pending", "queued"}:
+            if started is None and step_status not in {"pending", "queued", "skipped"}:
                 started = at
         return status, changed, started
 
@@ -512,7 +538,9 @@ class NorthflankStandin:
         self.faults: list[Fault] = []
         self.outage: Outage | None = None
         self.list_order = "newest_first"
-        self.concurrency = "allow"
+        self.concurrency = "allow"  # the flow's concurrency policy, one of CONCURRENCY_POLICIES
+        self.paused = False  # the flow's `paused` option, shown in each run's `options`
+        self.rich_list = False  # list every run in full (undocumented): only for tests that need it
         self.ratelimit_limit = 1000
         self.ratelimit_remaining: int | None = None
         self.ratelimit_reset = 3600
@@ -603,7 +631,11 @@ class NorthflankStandin:
         with self._lock:
             now = self.clock()
             ordered = sorted(self._runs.values(), key=lambda run: run.seq)
-            return [self._render(run, now) for run in ordered]
+            # A test's view, not an answer: the full run, and the flow it belongs to.
+            return [
+                {**self._render(run, now), "projectId": run.project, "pipelineId": run.pipeline, "stage": run.stage}
+                for run in ordered
+            ]
 
     def seed_runs(
         self,
@@ -646,7 +678,7 @@ class NorthflankStandin:
     def rename_run(self, run_id: str, name: str, description: str) -> None:
         with self._lock:
             run = self._runs[run_id]
-            run.name, run.description = name, description
+            run.name, run.description, run.given_description = name, description, True
 
     def set_status(self, run_id: str, status: str) -> None:
         with self._lock:
@@ -840,13 +872,33 @@ class NorthflankStandin:
             return _Answer.error(400, "Invalid request body", details)
         with self._lock:
             now = self.clock()
-            if self.concurrency == "forbid":
-                for other in self._runs.values():
-                    status = other.state_at(now)[0]
-                    if other.flow() == flow and status not in TERMINAL_STATUSES:
-                        return _Answer.error(409, "A run of this release flow is already in progress")
+            in_progress = [
+                other
+                for other in sorted(self._runs.values(), key=lambda other: other.seq)
+                if other.flow() == flow and other.state_at(now)[0] not in CONCLUDED_STATUSES
+            ]
+            if self.concurrency == "forbid" and in_progress:
+                return _Answer.error(409, "A run of this release flow is already in progress")
             run = self._new_run(*flow, payload, now)
+            self._apply_concurrency(run, in_progress, now)
             return _Answer.json(200, {"data": self._render(run, now)})
+
+    def _apply_concurrency(self, run: _Run, in_progress: list[_Run], now: float) -> None:
+        """What the flow's policy does to a new run and the runs in progress (callers hold the lock): `queue`
+        queues it behind the newest run in progress; `latest` too, and a run still queued is `skipped`, replaced
+        by the newer one; `replace` aborts every run in progress and starts the new one at once."""
+        if not in_progress:
+            return
+        if self.concurrency in ("queue", "latest"):
+            run.ahead = in_progress[-1]
+            if self.concurrency == "latest":
+                for other in in_progress:
+                    if other.state_at(now)[0] == "queued":
+                        other.forced.append((now, "skipped"))
+                        run.ahead = other.ahead
+        elif self.concurrency == "replace":
+            for other in in_progress:
+                other.forced.append((now, "aborted"))
 
     def _list(self, flow: tuple[str, str, str], query: Mapping[str, str]) -> _Answer:
         try:
@@ -862,7 +914,7 @@ class NorthflankStandin:
             now = self.clock()
             runs = [run for run in self._runs.values() if run.flow() == flow]
             runs.sort(key=lambda run: run.seq, reverse=self.list_order != "oldest_first")
-            rendered = [self._render(run, now) for run in runs]
+            rendered = [self._render(run, now) if self.rich_list else self._listed(run, now) for run in runs]
         if "status" in query:
             rendered = [run for run in rendered if run["status"] == query["status"]]
         if "concluded" in query:
@@ -905,7 +957,7 @@ class NorthflankStandin:
             if run is None or run.flow() != flow:
                 return _Answer.error(404, "Run not found")
             now = self.clock()
-            if run.state_at(now)[0] in TERMINAL_STATUSES:
+            if run.state_at(now)[0] in CONCLUDED_STATUSES:
                 return _Answer.error(409, "Run already concluded")
             run.forced.append((now, "aborted"))
             return _Answer.json(200, {"data": self._render(run, now)})
@@ -927,6 +979,7 @@ class NorthflankStandin:
             id=self.new_run_id(),
             name=payload.get("name") or f"Run {in_flow + 1}",
             description=payload.get("description", ""),
+            given_description="description" in payload,
             arguments=self.store_arguments(dict(payload.get("arguments", {}))),
             overrides=dict(payload.get("overrides", {})),
             project=project,
@@ -957,9 +1010,16 @@ class NorthflankStandin:
         """A clock value as the documented node time: an integer, Unix seconds."""
         return int((self._wall_origin + timedelta(seconds=at - self._clock_origin)).timestamp())
 
+    def _listed(self, run: _Run, now: float) -> dict[str, Any]:
+        """A run as the list shows it: only the fields of the SDK's ListReleaseFlowRunsResponseRun."""
+        rendered = self._render(run, now)
+        return {name: rendered[name] for name in LIST_FIELDS if name in rendered}
+
     def _render(self, run: _Run, now: float) -> dict[str, Any]:
+        """A run as a GET answers it: the fields of the SDK's AbortReleaseFlowRunResponse, optional ones left out
+        when they have no value."""
         status, changed, started = run.state_at(now)
-        concluded = status in TERMINAL_STATUSES
+        concluded = status in CONCLUDED_STATUSES
         started_at = self._timestamp(started)
         ended_at = self._timestamp(changed) if concluded else None
         if run.plan.flow is not None:
@@ -968,7 +1028,8 @@ class NorthflankStandin:
         else:
             times = (self._epoch(started) if started is not None else None, self._epoch(changed) if concluded else None)
             spec = _template(run, status, *times)
-        return {
+        rendered: dict[str, Any] = {
+            "apiVersion": API_VERSION,
             "id": run.id,
             "name": run.name,
             "description": run.description,
@@ -979,11 +1040,12 @@ class NorthflankStandin:
             "startedAt": started_at,
             "concludedAt": ended_at,
             "arguments": run.arguments,
-            "pipelineId": run.pipeline,
-            "projectId": run.project,
-            "stage": run.stage,
+            "options": {"concurrencyPolicy": self.concurrency, "paused": self.paused},
             "spec": spec,
         }
+        if not run.given_description:
+            del rendered["description"]
+        return {name: value for name, value in rendered.items() if value is not None}
 
     def _flow_node(self, run: _Run, scheduled: _Scheduled, now: float, aborted_at: float | None) -> dict[str, Any]:
         node = scheduled.node
@@ -997,38 +1059,42 @@ class NorthflankStandin:
             override = run.overrides.get(node.ref)
             if isinstance(override, dict):
                 spec = {**spec, **override}
-            response = self._leaf_response(run, scheduled, now - run.created, aborted_at)
+            base = run.origin()
+            # A queued run's flow has not begun: its clock starts when the run ahead concludes.
+            elapsed = now - base if base is not None else -1.0
+            response = self._leaf_response(run, scheduled, elapsed, aborted_at)
         return {"kind": node.kind, "ref": node.ref, "spec": spec, "response": response}
 
     def _leaf_response(
         self, run: _Run, scheduled: _Scheduled, elapsed: float, aborted_at: float | None
     ) -> dict[str, Any]:
         node, turn, end = scheduled.node, scheduled.turn, scheduled.end
-        abort = None if aborted_at is None else aborted_at - run.created
+        base = run.origin() or run.created
+        abort = None if aborted_at is None else aborted_at - base
         abort = abort if abort is not None and abort <= elapsed else None
         if turn is None or elapsed < turn or (abort is not None and abort <= turn):
             return {"status": "skipped" if abort is not None else "waiting"}
         if node.status in {"skipped", "waiting"}:
             return {"status": node.status}  # never started, so no times
-        response: dict[str, Any] = {"status": node.status, "startTime": self._epoch(run.created + turn)}
+        response: dict[str, Any] = {"status": node.status, "startTime": self._epoch(base + turn)}
         if node.retries:
             response["retries"] = {
                 "attempts": node.retries,
                 "maxAttempts": node.retries + 1,
-                "timestamp": self._epoch(run.created + turn),
+                "timestamp": self._epoch(base + turn),
             }
         if end is not None and elapsed >= end and (abort is None or end <= abort):
-            response["endTime"] = self._epoch(run.created + end)
+            response["endTime"] = self._epoch(base + end)
             if node.status in {"failure", "invalid"} and node.error is not None:
                 response["error"] = {"code": node.error_code, "message": node.error}
         elif abort is not None:
-            response.update(status="aborted", endTime=self._epoch(run.created + abort))
+            response.update(status="aborted", endTime=self._epoch(base + abort))
         elif node.status in NODE_TERMINAL:
             # Under way: a first attempt that is retried shows `retrying` for its first half.
             halfway = turn + node.duration / 2
             response["status"] = "retrying" if node.retries and elapsed < halfway else "async_wait"
             if response["status"] == "retrying":
-                response["retries"]["nextAttempt"] = self._epoch(run.created + halfway)
+                response["retries"]["nextAttempt"] = self._epoch(base + halfway)
         return response
 
 

@@ -10,8 +10,8 @@ at cf62bcc), with the image's own busybox for every command:
   moves the /__w/_temp folders and the workspace under /github, changes into /github/workspace and
   `exec`s `env "NAME=value" ... <entrypoint> <args>` (k8s/utils.ts).
 
-The hook refuses a step without an entry point, so it gets the image's own (python -I -u -B ...), as a
-`runs.entrypoint` would give it.
+The hook refuses a step without an entry point; the runner hands it action.yml's `runs.entrypoint` and
+`runs.args`, so the script here execs exactly those, read from action.yml (a step without them fails there).
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ from .conftest import OUTPUT_FILE, SUMMARY_FILE, runner_environment
 pytestmark = pytest.mark.container
 
 REPO = "action-user-repo"  # GITHUB_WORKSPACE is /__w/<repo>/<repo> on the runner
-ENTRYPOINT = "python"
-ENTRYPOINT_ARGS = ["-I", "-u", "-B", "/action/entrypoint.py"]
+# What the runner passes the hook: action.yml's own lines, not a setup of this test's (runs-on a k8s runner
+# with `uses: owner/repo@v1` has nothing else).
+ENTRYPOINT: str = runner.ACTION["runs"]["entrypoint"]
+ENTRYPOINT_ARGS: list[str] = runner.ACTION["runs"]["args"]
 
 
 def script_env(env: Mapping[str, str]) -> str:

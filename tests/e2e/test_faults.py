@@ -816,3 +816,43 @@ def test_a_run_whose_arguments_the_api_rewrote_is_still_recognised(
     assert result.exit_code == 0, result.log
     assert len(created) == 1, f"{len(created)} runs: sent twice"
     assert result.outputs["run-id"] == created[0]["id"]
+
+
+def test_a_matrix_sharing_a_description_of_its_own_loses_answers_without_duplicates_or_wrong_adoptions(
+    tmp_path: Path, standin: NorthflankStandin, inputs: dict[str, str]
+) -> None:
+    """Three legs share name and description and differ only in arguments, which the runs list does not show.
+
+    Leg `us` loses its POST before the API saw it, leg `ap` loses the answer after its run was created. Each
+    reads the candidate runs on their own (GET), rules out the other legs' by their arguments, and so: `us`
+    sends again (its run was provably not created), `ap` names its own run and only it, sending nothing more.
+    """
+    text = {"name": "Deploy shop", "description": "Deploy the shop"}
+    legs = {region: {**inputs, **text, "arguments": json.dumps({"REGION": region})} for region in ("eu", "us", "ap")}
+    results: dict[str, ActionRun] = {}
+    for region, leg in legs.items():
+        (tmp_path / region).mkdir()
+        before = {run["id"] for run in standin.runs()}
+        if region == "us":
+            standin.add_fault(Fault("POST", "trigger", "drop"))
+        if region == "ap":
+            standin.add_fault(Fault("POST", "trigger", "drop", create_first=True))
+        results[region] = run_action(tmp_path / region, leg, job_env={"NORTHFLANK_HTTP_TIMEOUT": "2"}, timeout=60)
+        record(f"matrix-own-description-{region}", standin, before, results[region])
+
+    runs_by_region: dict[str, list[str]] = {}
+    for run in standin.runs():
+        runs_by_region.setdefault(run["arguments"]["REGION"], []).append(run["id"])
+    assert {region: len(ids) for region, ids in runs_by_region.items()} == {"eu": 1, "us": 1, "ap": 1}, "0 duplicates"
+    for region in ("eu", "us"):
+        assert results[region].exit_code == 0, results[region].log
+        assert results[region].outputs["run-id"] == runs_by_region[region][0], "0 wrong adoptions"
+    ap = results["ap"]
+    assert ap.exit_code == 1, ap.log
+    assert ap.outputs.get("run-id", "") == "", "a run it cannot prove its own is never reported as created"
+    [error] = ap.errors
+    assert runs_by_region["ap"][0] in error, "the run that matches is named"
+    assert runs_by_region["eu"][0] not in error, "the other legs' runs are ruled out"
+    assert runs_by_region["us"][0] not in error, "the other legs' runs are ruled out"
+    assert len(standin.requests_to("trigger")) == 4, "eu once, us twice (the first never arrived), ap once"
+    assert standin.requests_to("get"), "the candidates were read on their own"

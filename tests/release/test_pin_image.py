@@ -299,3 +299,18 @@ def test_a_merge_key_beside_the_real_image_line_still_pins_the_image_a_reader_se
     text = _GOOD_HEAD + "x: &a {image: other}\nruns:\n  <<: *a\n  using: docker\n  image: Dockerfile\n"
     pinned = pin_image.pin(text, f"docker://{IMAGE}@{DIGEST}")
     assert _load_yaml(pinned.text)["runs"]["image"] == f"docker://{IMAGE}@{DIGEST}"
+
+
+def test_a_pinned_action_yml_keeps_the_entry_point_kubernetes_runners_need(tmp_path: Path) -> None:
+    """A release ref is what Kubernetes runners can run (no hook builds a Dockerfile); the hook also needs
+    runs.entrypoint and runs.args, so pinning the image must leave both lines exactly as they were."""
+    action = tmp_path / "action.yml"
+    shutil.copyfile(REPO / "action.yml", action)
+    before = _load_yaml(action.read_text(encoding="utf-8"))["runs"]
+
+    assert _cli(action, IMAGE, DIGEST).returncode == 0
+    after = _load_yaml(action.read_text(encoding="utf-8"))["runs"]
+
+    assert before["entrypoint"] == after["entrypoint"] == "python"
+    assert before["args"] == after["args"] == ["-I", "-u", "-B", "/action/entrypoint.py"]
+    assert after["image"].startswith("docker://")

@@ -46,14 +46,16 @@ def follow(
         standin.seed_runs(target.project_id, pipeline, target.stage, len(history), durations=history)
     standin.plan = plan
     client = TimedClient(standin.url, API_TOKEN_DEFAULT)
-    client.read_times, client.clock = [], clock
+    client.read_times, client.read_ids, client.clock = [], [], clock
     started = clock.now
     run = run_from(client.trigger(target, {"name": "Simulated run"}).data)
     assert run is not None
     log: list[str] = []
     waiter = Waiter(client, target, PollPolicy(), Cancellation(), log=log.append, clock=clock, sleep=clock.sleep)
     result = waiter.wait(str(run["id"]), timeout, run)
-    return result, [moment - started for moment in client.read_times], log
+    # The followed run's own reads: a read of a past run (for its nodes) is no status read.
+    own = [moment for moment, read in zip(client.read_times, client.read_ids, strict=True) if read == run["id"]]
+    return result, [moment - started for moment in own], log
 
 
 def simple(duration: float, outcome: str = "success") -> RunPlan:
@@ -195,3 +197,38 @@ def test_only_concluded_successes_of_other_runs_count() -> None:
     assert [past.duration for past in expectation.history] == [300.0, 360.0, 240.0]  # newest first
     assert expectation.duration == 300.0
     assert not Expectation()
+
+
+@pytest.mark.parametrize("history", [(60.0, 1800.0, 3600.0), (300.0, 320.0, 7200.0, 7300.0)], ids=str)
+@pytest.mark.parametrize("duration", [70.0, 330.0, 600.0])
+def test_a_widely_varied_history_never_leaves_a_gap_over_the_cap(
+    simulated: NorthflankStandin, clock: FakeClock, history: tuple[float, ...], duration: float
+) -> None:
+    """A window of hours once spaced reads a quarter of it apart: a 70 s run was noticed 230 s late."""
+    result, reads, _log = follow(simulated, clock, simple(duration), history=history, timeout=4 * 3600.0)
+
+    assert result.reason == "concluded"
+    gaps = [later - earlier for earlier, later in itertools.pairwise([0.0, *reads])]
+    assert max(gaps) <= PollPolicy().max_interval
+    assert notice_delay(reads, duration) <= PollPolicy().max_interval
+
+
+def test_node_timings_come_only_from_one_read_of_the_latest_success(
+    simulated: NorthflankStandin, clock: FakeClock
+) -> None:
+    """The list carries no nodes (a rich one is not trusted for them): one GET of the newest success gives them."""
+    simulated.rich_list = True
+    flow = workflow("release", "sequential", FlowStep("build", duration=300.0), FlowStep("deploy", duration=60.0))
+    follow(simulated, clock, RunPlan.following(flow), history=[360.0] * 6)
+
+    listed = {run["id"] for run in simulated.runs()}
+    past_reads = [request for request in simulated.requests_to("get") if request.path.rsplit("/", 1)[-1] in listed]
+    newest_past = simulated.runs()[-2]["id"]
+    assert {request.path.rsplit("/", 1)[-1] for request in past_reads} >= {newest_past}
+    assert sum(1 for request in past_reads if request.path.endswith(newest_past)) == 1
+
+
+def test_a_short_history_is_not_worth_a_read_of_its_nodes(simulated: NorthflankStandin, clock: FakeClock) -> None:
+    _result, reads, _log = follow(simulated, clock, simple(30.0), history=[30.0] * 5)
+
+    assert len(simulated.requests_to("get")) == len(reads), "only the followed run was read"

@@ -9,8 +9,8 @@ import pytest
 
 from northflank_release.api.client import NorthflankClient
 from northflank_release.api.target import Target
-from northflank_release.lookup import MAX_PAGES, Identity, Walk, walk
-from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from northflank_release.lookup import MAX_CANDIDATE_READS, MAX_PAGES, Candidates, Identity, Walk, walk
+from testing.northflank_standin import API_TOKEN_DEFAULT, Fault, NorthflankStandin
 
 TARGET = Target("shop", "release-pipeline", "production")
 MARKED = "Triggered by acme/shop, trigger 3f9a0c2e"
@@ -49,10 +49,41 @@ def test_a_description_of_ones_own_makes_a_match_only_a_candidate(standin: North
     match = create(standin, {"name": "Deploy shop", "description": "Deploy the shop", "arguments": {"REGION": "eu"}})
     create(standin, {"name": "Deploy shop", "description": "Deploy the shop", "arguments": {"REGION": "us"}})
 
-    result, _ = look(standin, own)
+    result, client = look(standin, own)
 
     assert result.found is None
-    assert [run["id"] for run in result.candidates] == [match], "the other leg's arguments rule it out"
+    assert len(result.candidates) == 2, "the list shows no arguments: both legs' runs match on it"
+    assert all("arguments" not in run for run in result.candidates)
+    reader = Candidates(client, TARGET, lambda: 30.0)
+    narrowed = reader.narrow(result, own)
+    assert [run["id"] for run in narrowed.candidates] == [match], "a read of each shows the other leg's arguments"
+    assert len(standin.requests_to("get")) == 2
+    reader.narrow(result, own)
+    assert len(standin.requests_to("get")) == 2, "each run is read once: its arguments do not change"
+
+
+def test_candidate_reads_are_capped_and_a_failed_read_rules_nothing_out(standin: NorthflankStandin) -> None:
+    own = identity(description="Deploy the shop", unique=False, REGION="eu")
+    for leg in range(MAX_CANDIDATE_READS + 3):
+        create(standin, {"name": "Deploy shop", "description": "Deploy the shop", "arguments": {"REGION": f"r{leg}"}})
+    standin.add_fault(Fault("GET", "get", "status", status=503))
+    result, client = look(standin, own)
+
+    narrowed = Candidates(client, TARGET, lambda: 30.0).narrow(result, own)
+
+    assert len(standin.requests_to("get")) == MAX_CANDIDATE_READS
+    assert len(narrowed.candidates) == 4, "the failed read and the three past the cap stay candidates"
+
+
+def test_the_documented_list_carries_no_arguments_but_a_rich_one_still_rules_out(standin: NorthflankStandin) -> None:
+    standin.rich_list = True
+    own = identity(description="Deploy the shop", unique=False, REGION="eu")
+    match = create(standin, {"name": "Deploy shop", "description": "Deploy the shop", "arguments": {"REGION": "eu"}})
+    create(standin, {"name": "Deploy shop", "description": "Deploy the shop", "arguments": {"REGION": "us"}})
+
+    result, _ = look(standin, own)
+
+    assert [run["id"] for run in result.candidates] == [match]
 
 
 def test_an_older_namesake_is_neither_ours_nor_a_candidate(standin: NorthflankStandin) -> None:

@@ -17,6 +17,7 @@ import requests
 from testing.clock import FakeClock
 from testing.northflank_standin import (
     API_TOKEN_DEFAULT,
+    LIST_FIELDS,
     Fault,
     NorthflankStandin,
     RunPlan,
@@ -59,13 +60,10 @@ def test_trigger_creates_run_with_documented_shape(standin: NorthflankStandin) -
     assert response.headers["x-ratelimit-reset"] == "3600"
     run = response.json()["data"]
     assert run["name"] == "v1-2-3 release"
-    assert run["description"] == ""
+    assert "description" not in run, "none was given: left out, not empty or null"
     assert run["arguments"] == {"TAG": "v1.2.3"}
-    assert (run["projectId"], run["pipelineId"], run["stage"]) == (
-        "proj",
-        "pipe",
-        "staging",
-    )
+    assert run["options"] == {"concurrencyPolicy": "allow", "paused": False}
+    assert run["apiVersion"] == "v1.2"
     assert (run["status"], run["concluded"]) == ("success", True)
     for key in ("createdAt", "updatedAt", "startedAt", "concludedAt"):
         assert TIMESTAMP.match(run[key]), key
@@ -74,9 +72,11 @@ def test_trigger_creates_run_with_documented_shape(standin: NorthflankStandin) -
         ("StartBuild", "build", "success"),
         ("Release", "deploy", "success"),
     ]
-    assert standin.runs() == [run]
+    assert standin.runs() == [{**run, "projectId": "proj", "pipelineId": "pipe", "stage": "staging"}]
     got = requests.get(f"{standin.url}{FLOW}/{run['id']}", headers=AUTH, timeout=5)
     assert got.json() == {"data": run}
+    [listed] = requests.get(standin.url + FLOW, headers=AUTH, timeout=5).json()["data"]["runs"]
+    assert listed == {key: run[key] for key in LIST_FIELDS if key in run}, "a listed run: the list's fields only"
 
 
 def test_unnamed_runs_get_generated_names(standin: NorthflankStandin) -> None:
@@ -161,11 +161,9 @@ def test_run_follows_plan_as_clock_advances(standin: NorthflankStandin, clock: F
         return data
 
     first = read()
-    assert (first["status"], first["concluded"], first["startedAt"]) == (
-        "pending",
-        False,
-        None,
-    )
+    assert (first["status"], first["concluded"]) == ("pending", False)
+    assert "startedAt" not in first, "an optional field without a value is left out, not null"
+    assert "concludedAt" not in first
     clock.now += 5
     assert read()["status"] == "running"
     clock.now += 5
@@ -356,3 +354,34 @@ def test_runs_as_a_module_until_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("policy", ["queue", "latest", "replace"])
+def test_concurrency_policies_queue_skip_or_abort(standin: NorthflankStandin, clock: FakeClock, policy: str) -> None:
+    """queue: a second run waits `queued` behind the first and then follows its plan; latest: a third run
+    replaces the queued second, which ends `skipped`; replace: a new run aborts the one in progress."""
+    standin.concurrency = policy
+    standin.plan = RunPlan(steps=[(0.0, "running"), (60.0, "success")])
+    first, second = (trigger(standin).json()["data"]["id"] for _ in range(2))
+    clock.now += 1
+    third = trigger(standin).json()["data"]["id"]
+
+    def status(run_id: str) -> str:
+        run = requests.get(f"{standin.url}{FLOW}/{run_id}", headers=AUTH, timeout=5).json()["data"]
+        assert run["options"]["concurrencyPolicy"] == policy
+        return str(run["status"])
+
+    if policy == "replace":
+        assert [status(first), status(second), status(third)] == ["aborted", "aborted", "running"]
+        return
+    assert status(first) == "running"
+    assert status(second) == ("queued" if policy == "queue" else "skipped")
+    assert status(third) == "queued"
+    clock.now += 60
+    assert status(first) == "success"
+    if policy == "queue":
+        assert [status(second), status(third)] == ["running", "queued"]
+        clock.now += 60
+        assert [status(second), status(third)] == ["success", "running"]
+    else:
+        assert status(third) == "running"

@@ -22,6 +22,7 @@ from testing.northflank_standin import API_TOKEN_DEFAULT, NODE_STATUSES, FlowSte
 
 SCHEMA = json.loads((Path(__file__).parent / "contract" / "run.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
+LISTED_VALIDATOR = Draft202012Validator({**SCHEMA, **SCHEMA["$defs"]["listedRun"]})
 AUTH = {"Authorization": f"Bearer {API_TOKEN_DEFAULT}"}
 FLOW = "/v1/projects/proj/pipelines/pipe/release-flows/staging/runs"
 
@@ -38,8 +39,8 @@ PLANS: dict[str, RunPlan] = {
 }
 
 
-def problems(run: Any) -> list[str]:
-    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in VALIDATOR.iter_errors(run)]
+def problems(run: Any, validator: Draft202012Validator = VALIDATOR) -> list[str]:
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(run)]
 
 
 def nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -58,13 +59,12 @@ def test_the_schema_rejects_what_the_stand_in_used_to_serve() -> None:
     """The shapes of the old stand-in: ISO strings as node times, nulls, a root without a response."""
     node = {"kind": "StartBuild", "ref": "b", "spec": {}, "response": {"status": "success"}}
     good = {
+        "apiVersion": "v1.2",
         "id": "r",
         "name": "n",
         "description": "",
         "status": "success",
         "concluded": True,
-        "startedAt": None,
-        "concludedAt": None,
         "createdAt": "2026-01-01 00:00:00.000Z",
         "updatedAt": "2026-01-01 00:00:00.000Z",
         "spec": {
@@ -74,6 +74,12 @@ def test_the_schema_rejects_what_the_stand_in_used_to_serve() -> None:
         },
     }
     assert problems(good) == []
+    for bad_run in ({**good, "startedAt": None}, {**good, "pipelineId": "p"}, {**good, "status": "bogus"}):
+        assert problems(bad_run), bad_run
+    listed = {key: good[key] for key in ("id", "name", "status", "concluded", "createdAt", "updatedAt")}
+    assert problems(listed, LISTED_VALIDATOR) == []
+    assert problems({**listed, "arguments": {}}, LISTED_VALIDATOR), "the list carries no arguments"
+    assert problems({**listed, "spec": good["spec"]}, LISTED_VALIDATOR), "nor a flow"
     for bad_response in (
         {"status": "success", "startTime": "2026-01-01 00:00:00.000Z"},
         {"status": "success", "startTime": None},
@@ -104,7 +110,8 @@ def test_every_answer_has_the_documented_shape(name: str, simulated: NorthflankS
         got = requests.get(f"{simulated.url}{FLOW}/{run_id}", headers=AUTH, timeout=5)
         answers.append(got.json()["data"])
         listed = requests.get(simulated.url + FLOW, headers=AUTH, timeout=5)
-        answers.extend(listed.json()["data"]["runs"])
+        for item in listed.json()["data"]["runs"]:
+            assert problems(item, LISTED_VALIDATOR) == [], name
     seen_statuses: set[str] = set()
     for run in answers:
         assert problems(run) == [], name
