@@ -35,6 +35,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from testing.injection import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 from tests.act import harness
 from tests.act.checks import assert_token_absent, body_of, stage_of, trigger_posts
@@ -343,8 +344,6 @@ def test_api_text_forges_no_outputs_or_commands_under_act(
 ) -> None:
     # act reads workflow commands with its own pattern (pkg/runner/command.go) and still honours the
     # deprecated ::set-output; a status and arguments full of command syntax must stay data there too.
-    from tests.e2e.test_faults import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
-
     standin.plan = RunPlan(steps=[(0.0, INJECTED_STATUS), (3600.0, "success")])
     result = _run(INJECTION, standin, tmp_path, act_image, variables={"ARGUMENTS": json.dumps(INJECTED_ARGUMENTS)})
 
