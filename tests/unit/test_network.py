@@ -37,7 +37,7 @@ def silent_server() -> Iterator[int]:
     stop = threading.Event()
 
     def serve() -> None:
-        server.settimeout(0.1)
+        server.settimeout(0.01)  # how soon the fixture ends once the test has
         held = []
         while not stop.is_set():
             try:
@@ -73,7 +73,7 @@ def test_a_name_that_does_not_resolve_sent_nothing() -> None:
 
 
 def test_no_answer_before_the_read_timeout_may_have_arrived(silent_server: int) -> None:
-    problem = explain(failure(f"http://127.0.0.1:{silent_server}/", timeout=(2.0, 0.3)))
+    problem = explain(failure(f"http://127.0.0.1:{silent_server}/", timeout=(2.0, 0.05)))
 
     assert problem.text == "no answer before the read timeout"
     assert problem.may_have_arrived

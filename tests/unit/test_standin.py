@@ -285,15 +285,15 @@ def test_delay_with_create_first_strands_a_run(standin: NorthflankStandin) -> No
     started = time.monotonic()
 
     with pytest.raises(requests.ReadTimeout):
-        trigger(standin, timeout=(5, 0.3))
+        trigger(standin, timeout=(5, 0.1))
 
     assert time.monotonic() - started < 1.0
     assert len(standin.runs()) == 1
-    standin.add_fault(Fault("GET", "list", "delay", delay=0.3))
+    standin.add_fault(Fault("GET", "list", "delay", delay=0.1))
     slow = requests.get(standin.url + FLOW, headers=AUTH, timeout=5)
     assert slow.status_code == 200
     listed = standin.requests_to("list")
-    assert slow.elapsed.total_seconds() >= 0.3
+    assert slow.elapsed.total_seconds() >= 0.1
     assert len(listed) == 1
 
 
