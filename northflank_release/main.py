@@ -47,29 +47,28 @@ def main(argv: list[str] | None = None) -> int:
             f"using the input (what `with:` says). Remove {variable} from env: to silence this.",
             title=f"{variable} ignored",
         )
-    cancellation = Cancellation()
-    cancellation.install()
-    try:
-        settings, request, problems = load(environ, context)
-        if problems or request is None:
-            for problem in problems:
-                runner.error(problem.message, title=f"Invalid input: {problem.input}")
-            runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
-            return 1
-        runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
-        if settings.dry_run:
-            show_dry_run(runner, settings, request)
-            return 0
-        # requests loads only here: a dry run or a bad input never pays for an HTTP library.
-        from northflank_release.release import Release
+    with Cancellation() as cancellation:
+        try:
+            settings, request, problems = load(environ, context)
+            if problems or request is None:
+                for problem in problems:
+                    runner.error(problem.message, title=f"Invalid input: {problem.input}")
+                runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
+                return 1
+            runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
+            if settings.dry_run:
+                show_dry_run(runner, settings, request)
+                return 0
+            # requests loads only here: a dry run or a bad input never pays for an HTTP library.
+            from northflank_release.release import Release
 
-        return Release(settings, request, runner, cancellation).run()
-    except Cancelled as cancelled:
-        runner.error(NOTHING_SENT, title="Cancelled")
-        return cancelled.exit_code
-    except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
-        runner.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
-        return 1
+            return Release(settings, request, runner, cancellation).run()
+        except Cancelled as cancelled:
+            runner.error(NOTHING_SENT, title="Cancelled")
+            return cancelled.exit_code
+        except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
+            runner.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
+            return 1
 
 
 def load(environ: dict[str, str], context: GitHubContext) -> tuple[Settings, RunRequest | None, list[InputProblem]]:
