@@ -12,6 +12,7 @@ two agree, which tests/e2e/test_api_url.py checks against urllib3 for generated 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def _without_userinfo(value: str) -> str:
 
 def _urllib3_disagrees(value: str, scheme: str, host: str, port: int | None) -> str:
     """How urllib3 reads this URL differently from urlsplit, or "" when it reads the same host and port."""
-    # Loaded only for unusual hosts: importing urllib3 costs about 100 ms, which a dry run need not pay.
+    # Loaded only for unusual hosts: importing urllib3 costs about 25 ms, which a dry run need not pay
+    # (-X importtime, median of 11; tests/e2e/test_lazy_imports.py pins it).
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
 
@@ -115,8 +117,6 @@ def _urllib3_disagrees(value: str, scheme: str, host: str, port: int | None) -> 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
-    import ipaddress  # only plain-http URLs get here
-
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
