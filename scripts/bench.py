@@ -326,7 +326,7 @@ def bench_imports(report: Report, standin: NorthflankStandin, sandbox: Sandbox) 
         ("trigger, YAML arguments", {**BASE_INPUTS, "api-url": standin.url, "arguments": YAML_ARGUMENTS}),
     ]
     reference: dict[str, ImportTime] = {}
-    watched = ("requests", "urllib3", "yaml", "jsonschema", "github_action_utils", "ssl", "http.client")
+    watched = ("requests", "urllib3", "yaml", "jsonschema", "ssl", "http.client", "argparse")
     details: dict[str, Any] = {}
     for label, inputs in variants:
         timed = run_timed(action_argv("-X", "importtime"), sandbox.env(inputs), sandbox.workspace)

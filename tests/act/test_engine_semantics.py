@@ -10,10 +10,11 @@ Where act differs from GitHub's runner in a way that matters to us (evidence: ea
    pkg/runner/action.go, `evalDockerArgs`: `mergeIntoMap(step, step.getEnv(), action.Runs.Env)`), so
    under act `with:` wins either way. test_with_beats_a_job_env_of_the_same_setting therefore cannot
    catch that runner defect; testing/runner.py emulates the runner's order for it.
-2. Workflow commands with an empty property list. github-action-utils writes `::add-mask ::VALUE`,
-   `::debug ::text`, `::stop-commands ::TOKEN`, `::group ::title` (a space, then no properties). The
-   runner accepts that (src/Runner.Common/ActionCommand.cs, `TryParseV2`: the name ends at the first
-   space, empty properties are skipped). act's pattern `^::([^ ]+)( (.+))?::` (pkg/runner/command.go)
+2. Workflow commands with an empty property list. github-action-utils (this action's until issue 28)
+   writes `::add-mask ::VALUE`, `::debug ::text`, `::stop-commands ::TOKEN`, `::group ::title` (a space,
+   then no properties); northflank_release/github.py writes none of them so. The runner accepts that
+   (src/Runner.Common/ActionCommand.cs, `TryParseV2`: the name ends at the first space, empty properties
+   are skipped). act's pattern `^::([^ ]+)( (.+))?::` (pkg/runner/command.go)
    needs at least one character after the space, so act prints those lines as plain output: an
    `add-mask` line shows the secret itself, and `stop-commands` does not stop command processing.
    Engines built on act (Gitea and Forgejo runners) inherit this.
