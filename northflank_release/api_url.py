@@ -7,7 +7,7 @@ evil.example. Anything either parser could read differently is refused before an
 (requests would also put it in an Authorization header of its own, in place of the token's), backslashes,
 whitespace and control characters, a query or fragment (the API's paths are appended to this URL). What
 is left is compared with urllib3's own reading whenever the host is not plain ASCII; for plain hosts the
-two agree, which tests/e2e/test_api_url.py checks against urllib3 for generated URLs.
+two agree, which tests/unit/test_api_url.py checks against urllib3 for generated URLs.
 """
 
 from __future__ import annotations
