@@ -7,11 +7,12 @@ evil.example. Anything either parser could read differently is refused before an
 (requests would also put it in an Authorization header of its own, in place of the token's), backslashes,
 whitespace and control characters, a query or fragment (the API's paths are appended to this URL). What
 is left is compared with urllib3's own reading whenever the host is not plain ASCII; for plain hosts the
-two agree, which tests/e2e/test_api_url.py checks against urllib3 for generated URLs.
+two agree, which tests/unit/test_api_url.py checks against urllib3 for generated URLs.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def _without_userinfo(value: str) -> str:
 
 def _urllib3_disagrees(value: str, scheme: str, host: str, port: int | None) -> str:
     """How urllib3 reads this URL differently from urlsplit, or "" when it reads the same host and port."""
-    # Loaded only for unusual hosts: importing urllib3 costs about 100 ms, which a dry run need not pay.
+    # Loaded only for unusual hosts: importing urllib3 costs about 25 ms, which a dry run need not pay
+    # (-X importtime, median of 11; tests/e2e/test_lazy_imports.py pins it).
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
 
@@ -115,8 +117,6 @@ def _urllib3_disagrees(value: str, scheme: str, host: str, port: int | None) -> 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
-    import ipaddress  # only plain-http URLs get here
-
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -11,6 +11,9 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Self
+
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None  # as signal.signal returns it
 
 NOTHING_SENT = "The job was cancelled before the run was triggered; nothing was sent."
 # After its first signal the runner waits 7.5 s before the next, then 2.5 s before it kills the process
@@ -31,16 +34,28 @@ class Cancelled(Exception):
 
 
 class Cancellation:
+    """`with Cancellation() as cancellation:` handles SIGTERM and SIGINT inside the block and gives the handlers
+    it replaced back at its end, so a caller that runs main() in-process (a test, a debugger) keeps its Ctrl-C.
+    Without the block (the tests of the wait), it records nothing and handles no signal."""
+
     def __init__(self, announce: Callable[[int], None] = lambda _signum: None) -> None:
         self.signum: int | None = None
         self._interruptible = False
+        self._replaced: dict[int, Handler] = {}
         # Called on each signal, at once: prints what is known (sent or not, the run's id or not), so a job
         # killed before it ends still says it in its log. It must not print through buffered streams.
         self.announce = announce
 
-    def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGINT, self._handle)
+    def __enter__(self) -> Self:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._replaced[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, previous in self._replaced.items():
+            # None: a handler not set from Python, which signal.signal cannot set back; the default stands in.
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._replaced.clear()
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.signum = signum

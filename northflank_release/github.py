@@ -1,8 +1,10 @@
 """Everything the runner reads from us: workflow commands on stdout, the outputs file, the step summary.
 
-The escaping and the file-command format (a fresh random delimiter per value) come from the maintained
-github-action-utils library; this module decides what is safe to print and what to do outside GitHub,
-where workflow commands would only be noise (or, for add-mask, print the secret).
+The forms are the runner's own (each cited where it is written): a command's escaping, and the outputs file's
+multi-line records with a fresh random delimiter per value. They were github-action-utils' until its import
+(with subprocess, for a mode we never use) cost the trigger about 2.5 ms of 130; tests/unit/test_github.py
+reads what is written here as the runner parses it. This module also decides what is safe to print and what
+to do outside GitHub, where workflow commands would only be noise (or, for add-mask, print the secret).
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
-
-import github_action_utils as gha
 
 from northflank_release.text import json_safe, printable, shorten, well_formed
 
@@ -45,10 +46,7 @@ class Runner:
             return
         # Only the runner understands add-mask; on a terminal the command would print the secret itself.
         if self.in_actions:
-            # Not gha.add_mask: it writes "::add-mask ::VALUE". GitHub's runner reads that, but act (and
-            # the Gitea and Forgejo runners built on it) needs no space before "::" and would print the
-            # line, secret and all (pattern in nektos/act pkg/runner/command.go; tests/act shows it).
-            _print("::add-mask::" + _escape_data(secret))
+            _print(_command("add-mask", secret))
         # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...). Every
         # length, as the runner's masker does (actions/runner src/Sdk/DTLogging/Logging/SecretMasker.cs: AddValue
         # skips only an empty value): a short token mangles what is printed, never what is read (api/client.py
@@ -65,9 +63,13 @@ class Runner:
         """Print a log line that may hold text from outside (API messages, run names) safely."""
         line = self.line(text)
         if self.in_actions and ("::" in line or "##[" in line):
-            # The runner would read such a line as a command; stop-commands makes it plain text.
-            with gha.stop_commands():
-                _print(line)
+            # The runner would read such a line as a command; stop-commands makes it plain text until the
+            # token, which is random so the line cannot end the block (actions/runner
+            # src/Runner.Worker/ActionCommandManager.cs, the stop-commands handling in TryProcessCommand).
+            token = secrets.token_hex(16)
+            _print(_command("stop-commands", token))
+            _print(line)
+            _print(f"::{token}::")
         else:
             _print(line)
 
@@ -87,23 +89,23 @@ class Runner:
         text = printable(self.redact(text), one_line=False)
         if self.debug_enabled:
             if self.in_actions:
-                gha.debug(text)
+                _print(_command("debug", text))
             else:
                 _print(f"debug: {text}", stream=sys.stderr)
 
     def error(self, message: str, title: str) -> None:
-        self._annotate(gha.error, "error", message, title)
+        self._annotate("error", message, title)
 
     def warning(self, message: str, title: str) -> None:
-        self._annotate(gha.warning, "warning", message, title)
+        self._annotate("warning", message, title)
 
     def notice(self, message: str, title: str) -> None:
-        self._annotate(gha.notice, "notice", message, title)
+        self._annotate("notice", message, title)
 
-    def _annotate(self, command: Callable[..., None], level: str, message: str, title: str) -> None:
+    def _annotate(self, level: str, message: str, title: str) -> None:
         message, title = printable(self.redact(message), one_line=False), self.line(title)
         if self.in_actions:
-            command(message, title=title)
+            _print(_command(level, message, title=title))
         else:
             _print(f"{level}: {title}: {message}", stream=sys.stderr)
 
@@ -111,8 +113,11 @@ class Runner:
     def group(self, title: str) -> Iterator[None]:
         title = self.line(title)
         if self.in_actions:
-            with gha.group(title):
+            _print(_command("group", title))
+            try:
                 yield
+            finally:
+                _print("::endgroup::")
         else:
             _print(title)
             yield
@@ -120,9 +125,10 @@ class Runner:
     def set_outputs(self, outputs: Mapping[str, str]) -> None:
         """Write outputs in the runner's file-command format; print them when there is no outputs file."""
         if self.outputs_file:
-            for name, value in outputs.items():
-                # well_formed: a lone surrogate would stop the UTF-8 write half way through the outputs.
-                gha.set_output(name, well_formed(self.redact(value)))
+            # well_formed: a lone surrogate would stop the UTF-8 write half way through the outputs.
+            records = "".join(output_record(name, well_formed(self.redact(value))) for name, value in outputs.items())
+            with open(self.outputs_file, "a", encoding="utf-8") as file:
+                file.write(records)
         elif not self.in_actions:
             for name, value in outputs.items():
                 self.info(f"output {name}={value}")
@@ -210,9 +216,37 @@ def _compact(value: Any) -> str:
     return maskable_json(value, separators=(",", ":"), allow_nan=False)
 
 
+def _command(name: str, data: str, **properties: str) -> str:
+    """A workflow command line, escaped as the runner unescapes it (actions/runner
+    src/Runner.Common/ActionCommand.cs, TryParseV2: `::name key=value,...::data`). With no properties there is
+    no space before "::": act (and the Gitea and Forgejo runners built on it) reads a command only by the
+    pattern `^::([^ ]+)( (.+))?::` (nektos/act pkg/runner/command.go), and would print `::add-mask ::VALUE`,
+    secret and all (tests/act/test_engine_semantics.py)."""
+    listed = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+    return f"::{name}{' ' + listed if listed else ''}::{_escape_data(data)}"
+
+
 def _escape_data(value: str) -> str:
-    # The runner's escaping of command data (actions/runner src/Runner.Common/ActionCommand.cs).
+    # The runner's escaping of command data (ActionCommand.cs, _escapeDataMappings).
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    # A property value also escapes the separators between properties (ActionCommand.cs, _escapePropertyMappings).
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def output_record(name: str, value: str) -> str:
+    """One output as the outputs file holds it: `name<<DELIMITER`, the value, the delimiter (actions/runner
+    src/Runner.Worker/FileCommandManager.cs, SetOutputFileCommand and EnvFileKeyValuePairs; actions/toolkit
+    packages/core/src/file-command.ts, prepareKeyValueMessage). The delimiter is random and found in neither
+    name nor value, so no value can end its record early and forge another output. The names are the
+    action's own (no `=`, which the runner would read first). "\n" ends each line: container actions run on
+    Linux runners only."""
+    delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+    while delimiter in value or delimiter in name:
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
 def _print(text: str, stream: TextIO | None = None) -> None:

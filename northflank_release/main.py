@@ -30,8 +30,9 @@ from northflank_release.summary import dry_run_summary
 def main(argv: list[str] | None = None) -> int:
     flags: dict[str, str] = {}
     if argv:
-        # argparse and its gettext (which reads the locale alias file) cost a few ms the container, which
-        # runs with no arguments, never needs.
+        # argparse and its gettext (which reads the locale alias file) cost about 1.6 ms the container, which
+        # runs with no arguments, never needs (-X importtime, median of 11; tests/e2e/test_lazy_imports.py
+        # pins it).
         from northflank_release.cli import CommandLineError, parse_command_line
 
         try:
@@ -52,40 +53,44 @@ def main(argv: list[str] | None = None) -> int:
             f"using the input (what `with:` says). Remove {variable} from env: to silence this.",
             title=f"{variable} ignored",
         )
-    cancellation = Cancellation(lambda signum: runner.info_now(f"Received {Signals(signum).name}: {NOTHING_SENT}"))
-    cancellation.install()
-    try:
-        settings, request, problems = load(environ, context)
-        if problems or (request is None and not settings.run_id):
-            for problem in problems:
-                runner.error(problem.message, title=f"Invalid input: {problem.input}")
-            runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
-            return 1
-        if request is None:  # run-id: follow that run, trigger none
+
+    def announce(signum: int) -> None:
+        runner.info_now(f"Received {Signals(signum).name}: {NOTHING_SENT}")
+
+    with Cancellation(announce) as cancellation:
+        try:
+            settings, request, problems = load(environ, context)
+            if problems or (request is None and not settings.run_id):
+                for problem in problems:
+                    runner.error(problem.message, title=f"Invalid input: {problem.input}")
+                runner.info(f"{len(problems)} problem(s) with the inputs; nothing was sent to Northflank.")
+                return 1
+            if request is None:  # run-id: follow that run, trigger none
+                from northflank_release.release import Release
+
+                return Release(settings, None, runner, cancellation).follow(settings.run_id)
+            runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
+            if settings.dry_run:
+                show_dry_run(runner, settings, request)
+                if not settings.api_token:
+                    runner.info(LOCAL_ONLY_NOTE)
+                    runner.append_summary(f"\n{LOCAL_ONLY_NOTE}\n")
+                    return 0
+                # The plan reads the template over HTTP; a dry run without a token still loads no HTTP library.
+                from northflank_release.plan import check_plan
+
+                return check_plan(settings, request, runner, cancellation)
+            # requests loads only here: a dry run without a token or a bad input never pays for an HTTP library,
+            # about 50 ms (-X importtime, median of 11; tests/e2e/test_lazy_imports.py pins it).
             from northflank_release.release import Release
 
-            return Release(settings, None, runner, cancellation).follow(settings.run_id)
-        runner.set_outputs({"run-name": request.name, "request": json_output(request.body)})
-        if settings.dry_run:
-            show_dry_run(runner, settings, request)
-            if not settings.api_token:
-                runner.info(LOCAL_ONLY_NOTE)
-                runner.append_summary(f"\n{LOCAL_ONLY_NOTE}\n")
-                return 0
-            # The plan reads the template over HTTP; a dry run without a token still loads no HTTP library.
-            from northflank_release.plan import check_plan
-
-            return check_plan(settings, request, runner, cancellation)
-        # requests loads only here: a dry run or a bad input never pays for an HTTP library.
-        from northflank_release.release import Release
-
-        return Release(settings, request, runner, cancellation).run()
-    except Cancelled as cancelled:
-        runner.error(NOTHING_SENT, title="Cancelled")
-        return cancelled.exit_code
-    except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
-        runner.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
-        return 1
+            return Release(settings, request, runner, cancellation).run()
+        except Cancelled as cancelled:
+            runner.error(NOTHING_SENT, title="Cancelled")
+            return cancelled.exit_code
+        except Exception as error:  # noqa: BLE001 - the last guard: one readable line, never a traceback
+            runner.error(f"{error.__class__.__name__}: {error}", title="Unexpected error in the Northflank action")
+            return 1
 
 
 def load(environ: dict[str, str], context: GitHubContext) -> tuple[Settings, RunRequest | None, list[InputProblem]]:

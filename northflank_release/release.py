@@ -18,7 +18,7 @@ from northflank_release.proxies import proxy_variables
 from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
-from northflank_release.summary import trigger_summary
+from northflank_release.summary import trigger_summary, wait_summary
 from northflank_release.text import format_duration
 from northflank_release.trigger import SHORT_READ_SECONDS, RetryPolicy, Trigger, TriggerFailed
 
@@ -177,9 +177,9 @@ class Release:
         return self.wait(run_id, run)
 
     def wait(self, run_id: str, run: dict[str, Any] | None) -> int:
-        # The waiting half (the poll schedule and its history, node progress, the flow chart) loads only in runs
-        # that wait: about 5 ms of imports a trigger alone never uses (docs/performance.md).
-        from northflank_release.summary import wait_summary
+        # The waiting half (the poll schedule and its history, node progress) loads only in runs that wait: about
+        # 5 ms of imports a trigger alone never uses (-X importtime, median of 11; tests/e2e/test_lazy_imports.py
+        # pins it).
         from northflank_release.waiting import PollPolicy, Waiter
 
         waiter = Waiter(

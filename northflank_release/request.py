@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from northflank_release.api.target import Target
 from northflank_release.context import GitHubContext
 from northflank_release.inputs import json_kind, show_key, show_keys
@@ -293,8 +295,5 @@ _VALIDATOR: Any = None
 def _schema_validator() -> Any:
     global _VALIDATOR
     if _VALIDATOR is None:
-        # jsonschema costs ~100 ms to import, so it loads only once a body is validated.
-        from jsonschema import Draft202012Validator
-
         _VALIDATOR = Draft202012Validator(_schema())
     return _VALIDATOR

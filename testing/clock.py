@@ -9,7 +9,7 @@ import requests
 
 from northflank_release.api.client import ApiAnswer, NorthflankClient, RunsPage
 from northflank_release.api.target import Target
-from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
+from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, route_of
 
 
 @dataclass
@@ -26,25 +26,40 @@ class FakeClock:
 
 
 USERS_READ_TIMEOUT = 30.0  # the action's default http timeout, charged to the simulated clock per hang
+HELD_READ_TIMEOUT = 0.02  # real seconds a request the stand-in holds (an outage's hang) takes to time out
+READ_TIMEOUT = 5.0  # for every other request: far above a local answer, however loaded the machine
 
 
 class SimulatedTimeoutClient(NorthflankClient):
-    """The real client with a short real read timeout, whose every timed-out request costs the simulated
-    clock what it would cost a user: the default read timeout."""
+    """The real client, whose every timed-out request costs the simulated clock what it would cost a user: the
+    default read timeout. Only a request the stand-in will hold (an outage in "hang" mode) gets a read timeout
+    of milliseconds, so a hang costs no real time and a slow machine never fakes one."""
 
     clock: FakeClock
+    standin: NorthflankStandin
 
     def _request(self, method: str, path: str, **kwargs: Any) -> ApiAnswer:
+        if self._held(method, path):
+            kwargs["timeout"] = HELD_READ_TIMEOUT
         try:
             return super()._request(method, path, **kwargs)
         except requests.ReadTimeout:
             self.clock.sleep(USERS_READ_TIMEOUT)
             raise
 
+    def _held(self, method: str, path: str) -> bool:
+        """Outage.covers without its side effect: an outage with no start begins at the first trigger."""
+        outage = self.standin.outage
+        if outage is None or outage.mode != "hang":
+            return False
+        if outage.start is None:
+            return route_of(method, path) == "trigger"
+        return outage.start <= self.standin.clock() < outage.start + outage.seconds
+
 
 def client_on(standin: NorthflankStandin, clock: FakeClock, token: str = API_TOKEN_DEFAULT) -> SimulatedTimeoutClient:
-    client = SimulatedTimeoutClient(standin.url, token, read_timeout=0.2)
-    client.clock = clock
+    client = SimulatedTimeoutClient(standin.url, token, read_timeout=READ_TIMEOUT)
+    client.clock, client.standin = clock, standin
     return client
 
 

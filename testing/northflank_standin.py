@@ -586,7 +586,8 @@ class NorthflankStandin:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            # stop() waits for the loop to notice, up to one interval: every test that starts a stand-in pays it.
+            kwargs={"poll_interval": 0.005},
             name="northflank-standin",
             daemon=True,
         )

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,6 +261,7 @@ def start_action(
     outside_github: bool = False,
     docker_step: bool = False,
     args: list[str] | None = None,
+    python_flags: Sequence[str] = (),
 ) -> StartedAction:
     """Start entrypoint.py as a subprocess with the environment the runner would give the container.
 
@@ -268,6 +269,7 @@ def start_action(
     `runs.env` exactly as the runner orders them; outside GitHub it is just more variables.
     `docker_step` runs it as `uses: docker://image`: no action.yml, so ActionRunner.cs merges no defaults
     and there is no runs.env; only the `with:` keys given become INPUT_<NAME>.
+    `python_flags` go to the interpreter after the image's own (`-X importtime`, say).
     """
     workspace, file_commands = tmp_path / "workspace", tmp_path / "file_commands"
     workspace.mkdir(exist_ok=True)
@@ -291,7 +293,7 @@ def start_action(
         launched = step_environment(inputs, runner_context, job_env)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **launched}
     process = subprocess.Popen(
-        [sys.executable, *INTERPRETER_FLAGS, str(ENTRYPOINT), *(args or [])],
+        [sys.executable, *INTERPRETER_FLAGS, *python_flags, str(ENTRYPOINT), *(args or [])],
         env=env,
         cwd=workspace,
         stdout=subprocess.PIPE,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import settings
 
 from testing.clock import FakeClock
+from testing.fault_tally import OUTCOMES, Outcome, as_data, tally_line
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin
-from tests.e2e.tally import OUTCOMES, Outcome, as_data, tally_line
 
 # CI explores the same examples on every run, so a submission cannot fail on a draw of luck; local runs
 # explore new ones each time (and remember failures in .hypothesis/).
@@ -63,7 +63,7 @@ def simulated(clock: FakeClock) -> Iterator[NorthflankStandin]:
         yield server
 
 
-# --- The fault tally (tests/e2e/tally.py) in the terminal summary, from this process or, under xdist, from
+# --- The fault tally (testing/fault_tally.py) in the terminal summary, from this process or, under xdist, from
 # every worker: each worker hands its outcomes over in `workeroutput`, the channel pytest-xdist provides for
 # data from workers to the controller. Here, not in tests/e2e/conftest.py, because xdist's controller
 # collects nothing and so loads only the conftest files of its starting folders.

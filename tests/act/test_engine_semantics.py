@@ -10,10 +10,11 @@ Where act differs from GitHub's runner in a way that matters to us (evidence: ea
    pkg/runner/action.go, `evalDockerArgs`: `mergeIntoMap(step, step.getEnv(), action.Runs.Env)`), so
    under act `with:` wins either way. test_with_beats_a_job_env_of_the_same_setting therefore cannot
    catch that runner defect; testing/runner.py emulates the runner's order for it.
-2. Workflow commands with an empty property list. github-action-utils writes `::add-mask ::VALUE`,
-   `::debug ::text`, `::stop-commands ::TOKEN`, `::group ::title` (a space, then no properties). The
-   runner accepts that (src/Runner.Common/ActionCommand.cs, `TryParseV2`: the name ends at the first
-   space, empty properties are skipped). act's pattern `^::([^ ]+)( (.+))?::` (pkg/runner/command.go)
+2. Workflow commands with an empty property list. github-action-utils (this action's until issue 28)
+   writes `::add-mask ::VALUE`, `::debug ::text`, `::stop-commands ::TOKEN`, `::group ::title` (a space,
+   then no properties); northflank_release/github.py writes none of them so. The runner accepts that
+   (src/Runner.Common/ActionCommand.cs, `TryParseV2`: the name ends at the first space, empty properties
+   are skipped). act's pattern `^::([^ ]+)( (.+))?::` (pkg/runner/command.go)
    needs at least one character after the space, so act prints those lines as plain output: an
    `add-mask` line shows the secret itself, and `stop-commands` does not stop command processing.
    Engines built on act (Gitea and Forgejo runners) inherit this.
@@ -35,6 +36,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from testing.injection import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
 from testing.northflank_standin import API_TOKEN_DEFAULT, NorthflankStandin, RunPlan
 from tests.act import harness
 from tests.act.checks import assert_token_absent, body_of, stage_of, trigger_posts
@@ -343,8 +345,6 @@ def test_api_text_forges_no_outputs_or_commands_under_act(
 ) -> None:
     # act reads workflow commands with its own pattern (pkg/runner/command.go) and still honours the
     # deprecated ::set-output; a status and arguments full of command syntax must stay data there too.
-    from tests.e2e.test_faults import INJECTED_ARGUMENTS, INJECTED_STATUS, MARKERS
-
     standin.plan = RunPlan(steps=[(0.0, INJECTED_STATUS), (3600.0, "success")])
     result = _run(INJECTION, standin, tmp_path, act_image, variables={"ARGUMENTS": json.dumps(INJECTED_ARGUMENTS)})
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from testing.fault_tally import OUTCOMES, Outcome
+from testing.injection import INJECTED_ARGUMENTS, INJECTED_DESCRIPTION, INJECTED_STATUS, MARKERS
 from testing.northflank_standin import Fault, NorthflankStandin, RunPlan
 from testing.runner import ActionRun, run_action, trigger_bodies
-from tests.e2e.tally import OUTCOMES, Outcome
 
 PROJECT, PIPELINE, STAGE = "shop", "release-pipeline", "production"
 OUTPUT_NAMES = frozenset(
@@ -554,18 +555,6 @@ def test_an_odd_token_changes_no_answer_and_is_never_printed(
 
 # --- Output and workflow-command injection ------------------------------------------------------------
 
-INJECTED_STATUS = (
-    "::warning::pwned-status\nstatus<<EOF\nhacked\nEOF\nghadelimiter_00000000\nrun-id=stolen\n::set-output name=x::y"
-)
-INJECTED_ARGUMENTS = {
-    "NOTE": "x\nstatus<<EOF\nfailure\nEOF",
-    "CMD": "::set-output name=status::hacked",
-    "WARN": "\n::warning::pwned-argument\n",
-    "DELIM": "ghadelimiter_11111111\nrun-id=stolen\nghadelimiter_11111111",
-    "STOP": "::stop-commands::pwned\n::pwned::",
-}
-INJECTED_DESCRIPTION = "Release\n::warning::pwned-description\n::error::pwned"
-MARKERS = ("pwned", "hacked", "stolen", "set-output")
 RUNNER_COMMANDS = frozenset(
     {"add-mask", "debug", "notice", "warning", "error", "group", "endgroup", "stop-commands", "echo"}
 )

@@ -1,18 +1,15 @@
 """Files the action is pointed at: confined to the workspace inside Actions, regular, bounded, never blocking,
-and never quoted back. YAML values JSON cannot carry are input errors, not crashes.
+and never quoted back. The reader itself and YAML values JSON cannot carry: tests/unit/test_files.py and
+tests/unit/test_inputs.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
-from northflank_release.context import GitHubContext
-from northflank_release.files import FileRefused, is_inside, read_regular_file
-from northflank_release.main import load
 from northflank_release.settings import MAX_REQUEST_FILE_BYTES, MAX_REQUEST_YAML_BYTES
 from testing.northflank_standin import NorthflankStandin
 from testing.runner import ActionRun, run_action
@@ -111,17 +108,6 @@ def test_keys_that_are_not_short_identifiers_are_never_quoted(
     assert_no_file_content(result, "root:*:", "20228")
 
 
-def test_yaml_errors_quote_no_long_text_from_the_file(tmp_path: Path) -> None:
-    (tmp_path / "body.yml").write_text("name: !s3cret-token-value x\n", encoding="utf-8")
-    environ = {"NORTHFLANK_PROJECT_ID": "p", "NORTHFLANK_PIPELINE_ID": "q", "NORTHFLANK_STAGE": "staging"}
-    environ |= {"NORTHFLANK_DRY_RUN": "true", "NORTHFLANK_REQUEST_FILE": "body.yml", "GITHUB_WORKSPACE": str(tmp_path)}
-
-    _settings, _request, [problem] = load(environ, GitHubContext())
-
-    assert "s3cret" not in problem.message
-    assert "for the tag (text of 19 characters) at line 1" in problem.message
-
-
 @pytest.mark.parametrize(
     ("text", "refusal"),
     [
@@ -139,82 +125,3 @@ def test_a_request_file_over_the_limit_is_not_parsed(
 
     [error] = result.errors
     assert refusal in error
-
-
-# --- The file reader itself -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("make", "refusal"),
-    [
-        (lambda path: path.symlink_to("/dev/zero"), "is a character device, not a regular file"),
-        (lambda path: os.mkfifo(path), "is a FIFO (named pipe), not a regular file"),
-        (lambda path: path.mkdir(), "is a directory, not a regular file"),
-        (lambda path: path.write_bytes(b"x" * 1025), "is 1025 bytes long; at most 1024 are read"),
-        (lambda path: None, "does not exist"),
-    ],
-)
-def test_each_hostile_file_is_refused_without_reading_it(tmp_path: Path, make: object, refusal: str) -> None:
-    path = tmp_path / "file"
-    make(path)  # type: ignore[operator]
-
-    with pytest.raises(FileRefused, match=re.escape(refusal)):
-        read_regular_file(str(path), 1024)
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
-def test_a_proc_file_that_says_it_is_empty_is_still_bounded() -> None:
-    assert os.stat("/proc/self/status").st_size == 0
-    with pytest.raises(FileRefused, match="more than 10 bytes"):
-        read_regular_file("/proc/self/status", 10)
-
-
-def test_a_symlink_out_of_the_workspace_is_outside(tmp_path: Path) -> None:
-    (tmp_path / "ws").mkdir()
-    (tmp_path / "ws" / "inner").write_text("{}", encoding="utf-8")
-    (tmp_path / "ws" / "out").symlink_to(tmp_path)
-
-    assert is_inside(str(tmp_path / "ws" / "inner"), str(tmp_path / "ws"))
-    assert not is_inside(str(tmp_path / "ws" / "out" / "x"), str(tmp_path / "ws"))
-    assert not is_inside(str(tmp_path / "ws-sibling"), str(tmp_path / "ws"))
-
-
-# --- YAML that JSON cannot carry --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "kind"),
-    [
-        ("overrides", "build:\n  when: 2001-12-14\n", "a date or time (YAML timestamp) at line 2"),
-        ("overrides", "build:\n  blob: !!binary aGVsbG8=\n", "binary data (YAML !!binary) at line 2"),
-        ("release-node-overrides", "svc: !!set {a, b}\n", "a set (YAML !!set) at line 1"),
-        ("arguments", "WHEN: !!timestamp 2001-12-14\n", "a date or time (YAML timestamp) at line 1"),
-        ("arguments", "TAGS: !!set {a}\n", "a set (YAML !!set) at line 1"),
-        ("overrides", "build:\n  n: " + "9" * 5000 + "\n", "an integer of 5000 digits"),
-        ("arguments", '{"N": ' + "9" * 5000 + "}", "an integer of 5000 digits"),
-        ("overrides", "2001-12-14: x\n", "a date or time (YAML timestamp) at line 1"),
-        ("overrides", "1: {}\n", "has a key at line 1 that is not text"),
-    ],
-)
-def test_yaml_that_json_cannot_carry_is_an_input_error_naming_the_input_and_the_type(
-    name: str, text: str, kind: str
-) -> None:
-    environ = {"NORTHFLANK_PROJECT_ID": "p", "NORTHFLANK_PIPELINE_ID": "q", "NORTHFLANK_STAGE": "staging"}
-    environ |= {"NORTHFLANK_DRY_RUN": "true", f"NORTHFLANK_{name.upper().replace('-', '_')}": text}
-
-    _settings, _request, problems = load(environ, GitHubContext())
-
-    [problem] = problems
-    assert problem.input == name
-    assert kind in problem.message
-
-
-def test_a_date_in_a_request_file_is_an_input_error(tmp_path: Path) -> None:
-    (tmp_path / "body.yml").write_text("arguments:\n  DAY: 2001-12-14\n", encoding="utf-8")
-    environ = {"NORTHFLANK_PROJECT_ID": "p", "NORTHFLANK_PIPELINE_ID": "q", "NORTHFLANK_STAGE": "staging"}
-    environ |= {"NORTHFLANK_DRY_RUN": "true", "NORTHFLANK_REQUEST_FILE": "body.yml", "GITHUB_WORKSPACE": str(tmp_path)}
-
-    _settings, _request, [problem] = load(environ, GitHubContext())
-
-    assert problem.input == "request-file"
-    assert "a date or time (YAML timestamp) at line 2" in problem.message

@@ -9,19 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from testing.northflank_standin import NorthflankStandin, RunPlan
-from testing.runner import GITHUB_CONTEXT, run_action, runs_env, step_environment, trigger_bodies
-
-
-def test_the_emulation_keeps_the_job_env_over_runs_env_and_with_over_both() -> None:
-    job_env = {"NORTHFLANK_STAGE": "development", "INPUT_STAGE": "from-job-env", "OTHER": "kept"}
-    env = step_environment({"stage": "production"}, GITHUB_CONTEXT, job_env)
-
-    assert env["NORTHFLANK_STAGE"] == "development"  # runs.env adds a key only when it is absent
-    assert env["INPUT_STAGE"] == "production"  # INPUT_<NAME> always overwrites
-    assert env["INPUT_API-TOKEN"] == ""  # hyphens kept; an input not given gets its default
-    assert env["INPUT_WAIT"] == "false"
-    assert env["OTHER"] == "kept"
-    assert runs_env({"stage": "production"})["NORTHFLANK_STAGE"] == "production"
+from testing.runner import run_action, trigger_bodies
 
 
 def test_a_job_env_that_disagrees_with_with_loses_and_is_named_in_a_warning(

@@ -51,3 +51,14 @@ def test_the_harness_and_the_scripts_import_nothing_from_tests() -> None:
     for path in [*(REPO / "testing").glob("*.py"), *(REPO / "scripts").glob("*.py")]:
         reached = {name for name in _imports(path) if name == "tests" or name.startswith("tests.")}
         assert not reached, f"{path.relative_to(REPO)} imports {sorted(reached)}"
+
+
+def test_no_test_module_is_imported_and_the_shared_conftest_imports_only_the_harness() -> None:
+    """What tiers share lives in testing/: a constant or helper imported from a test module (or from a tier's
+    folder into tests/conftest.py, which every tier loads) ties the tiers together."""
+    for path in (REPO / "tests").rglob("*.py"):
+        reached = {name for name in _imports(path) if name.startswith("tests.")}
+        test_modules = {name for name in reached if any(part.startswith("test_") for part in name.split("."))}
+        assert not test_modules, f"{path.relative_to(REPO)} imports {sorted(test_modules)}"
+        if path == REPO / "tests" / "conftest.py":
+            assert not reached, f"tests/conftest.py imports {sorted(reached)}"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from northflank_release.api import client as client_module
 from northflank_release.api.bounded import MAX_ANSWER_BYTES, AnswerTooSlow
 from northflank_release.api.client import (
-    MIN_REQUEST_SECONDS,
     ApiAnswer,
     ApiError,
     NorthflankClient,
@@ -66,19 +66,24 @@ def test_a_huge_error_answer_keeps_its_status(standin: NorthflankStandin, client
     assert "not JSON" in str(raised.value)  # cut, so never parsed
 
 
-def test_a_dripping_answer_ends_at_the_callers_deadline(standin: NorthflankStandin, client: NorthflankClient) -> None:
+def test_a_dripping_answer_ends_at_the_callers_deadline(
+    standin: NorthflankStandin, client: NorthflankClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deadline is a real timer, so the floor a spent budget still gets is shortened from its 3 s here;
+    # tests/e2e/test_hostile_answers.py shows the real floor, end to end.
+    monkeypatch.setattr(client_module, "MIN_REQUEST_SECONDS", 1.0)
     run_id = new_run(client)
-    standin.add_fault(Fault("GET", "get", "drip", delay=0.5))
+    standin.add_fault(Fault("GET", "get", "drip", delay=0.2))
 
     started = time.monotonic()
     with pytest.raises(AnswerTooSlow) as raised:
         client.get_run(TARGET, run_id, within=0.0)
     took = time.monotonic() - started
 
-    assert MIN_REQUEST_SECONDS - 0.1 <= took < MIN_REQUEST_SECONDS + 1.0
+    assert 0.9 <= took < 1.9
     problem = explain(raised.value)
     assert problem.may_have_arrived  # like a read timeout: the trigger looks the run up, the wait reads again
-    assert problem.text == "no complete answer within 3s"
+    assert problem.text == "no complete answer within 1s"
 
 
 class BudgetClient(NorthflankClient):

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +21,6 @@ from testing.northflank_standin import (
 AUTH = {"Authorization": f"Bearer {API_TOKEN_DEFAULT}"}
 FLOW = "/v1/projects/proj/pipelines/pipe/release-flows/staging/runs"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -289,15 +283,15 @@ def test_delay_with_create_first_strands_a_run(standin: NorthflankStandin) -> No
     started = time.monotonic()
 
     with pytest.raises(requests.ReadTimeout):
-        trigger(standin, timeout=(5, 0.3))
+        trigger(standin, timeout=(5, 0.1))
 
     assert time.monotonic() - started < 1.0
     assert len(standin.runs()) == 1
-    standin.add_fault(Fault("GET", "list", "delay", delay=0.3))
+    standin.add_fault(Fault("GET", "list", "delay", delay=0.1))
     slow = requests.get(standin.url + FLOW, headers=AUTH, timeout=5)
     assert slow.status_code == 200
     listed = standin.requests_to("list")
-    assert slow.elapsed.total_seconds() >= 0.3
+    assert slow.elapsed.total_seconds() >= 0.1
     assert len(listed) == 1
 
 
@@ -331,29 +325,6 @@ def test_forbid_concurrency_and_team_scope(standin: NorthflankStandin) -> None:
     standin.set_status(first.json()["data"]["id"], "success")
     third = requests.post(team_flow, json=body, headers=AUTH, timeout=5)
     assert third.status_code == 200
-
-
-def test_runs_as_a_module_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "testing.northflank_standin", "--token", "demo-token"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"Northflank stand-in listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        response = requests.get(match[1] + FLOW, headers={"Authorization": "Bearer demo-token"}, timeout=5)
-        assert response.status_code == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.parametrize("policy", ["queue", "latest", "replace"])

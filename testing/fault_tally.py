@@ -1,6 +1,7 @@
 """The fault-injection tally: every fault case counts its duplicates (a second run), lost runs (a run exists,
 the job went green without naming it), adopted runs (run-id names a run this job did not create) and the
-requests it used. tests/conftest.py prints it in the terminal summary, summed over xdist's workers."""
+requests it used. tests/e2e/test_faults.py fills it; tests/conftest.py prints it in the terminal summary, summed
+over xdist's workers."""
 
 from __future__ import annotations
 
