@@ -152,8 +152,12 @@ class Release:
                 title = _FOLLOW_TITLES.get(error.status, _FOLLOW_READ_FAILED)
                 self.runner.error(_follow_refused(error, run_id, self.target), title=title)
                 return 1
-            problem = explain(error).text if isinstance(error, requests.RequestException) else str(error)
-            if not self.settings.wait:
+            network = (
+                explain(error, self.client.proxy_variables) if isinstance(error, requests.RequestException) else None
+            )
+            problem = network.text if network is not None else str(error)
+            # A request that could not be sent (an unusable proxy setting) fails the same way on every read.
+            if not self.settings.wait or (network is not None and network.persistent):
                 self.runner.error(f"Could not read run {run_id}: {problem}.", title=_FOLLOW_READ_FAILED)
                 return 1
             # The wait reads again until its timeout, as it does for a status read that fails mid-way.

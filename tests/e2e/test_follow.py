@@ -231,3 +231,18 @@ def test_without_wait_a_failed_first_read_is_an_error(
     [(title, message)] = result.annotations
     assert title == "Could not read the run to follow"
     assert "Likely cause: the token can trigger runs but not read them" in message
+
+
+def test_a_proxy_setting_that_cannot_be_used_is_named_and_ends_the_follow_at_once(
+    tmp_path: Path, following: dict[str, str]
+) -> None:
+    # https to a closed loopback port: should the proxy be skipped, nothing could arrive anywhere either.
+    inputs = {**following, "api-url": "https://127.0.0.1:9", "run-id": "run-7", "wait": "true"}
+    result = run_action(tmp_path, inputs, job_env={"HTTPS_PROXY": "http://user:pw@proxy.internal:99999"})
+
+    assert result.exit_code == 1
+    [(title, message)] = result.annotations
+    assert title == "Could not read the run to follow"
+    assert "HTTPS_PROXY" in message
+    assert "check api-url" not in message
+    assert "reading it again" not in result.log
