@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from northflank_release.api.network import explain
 from northflank_release.cancellation import Cancellation, Cancelled
 from northflank_release.github import Runner
 from northflank_release.inputs import show_key, show_keys
+from northflank_release.proxies import proxy_variables
 from northflank_release.request import RunRequest
 from northflank_release.runs import MAX_FLOW_DEPTH, flow_tree
 from northflank_release.settings import Settings
@@ -296,7 +298,7 @@ def _value(value: Any) -> str:
     return shorten(json.dumps(value, ensure_ascii=False), 60)
 
 
-def _not_read(error: Exception, target_text: str) -> Finding:
+def _not_read(error: Exception, target_text: str, proxy_names: tuple[str, ...] = ()) -> Finding:
     """A failed read of the template: a 404 says which part is missing, as far as the answer tells; the rest
     (no Read permission, an outage, a page that is not the API's) leaves the request checked locally only."""
     if isinstance(error, ApiError) and error.status == 404:
@@ -324,7 +326,7 @@ def _not_read(error: Exception, target_text: str) -> Finding:
             "Plan: template not readable",
             f"Could not read the release flow's template ({error}): {why}. The request was checked locally only.",
         )
-    text = explain(error).text if isinstance(error, requests.RequestException) else str(error)
+    text = explain(error, proxy_names).text if isinstance(error, requests.RequestException) else str(error)
     return Finding(
         "warning",
         "Plan: template not read",
@@ -342,6 +344,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
         read_timeout=settings.http_timeout,
         debug=runner.debug,
         ca_bundle=settings.ca_bundle,
+        proxy_variables=proxy_variables(settings.api_url, os.environ),
     )
     runner.info(f"Plan: reading the release flow's template (GET {settings.api_url}{target.flow_path}).")
     flow: dict[str, Any] | None = None
@@ -352,7 +355,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
     except Cancelled:
         raise  # main says nothing was sent, which is true: nothing that changes anything
     except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-        findings = [_not_read(error, target_text)]
+        findings = [_not_read(error, target_text, client.proxy_variables)]
     finally:
         client.session.close()
     root = None

@@ -315,3 +315,15 @@ def test_the_token_never_shows_in_a_plan_even_when_a_page_echoes_it(
     assert result.exit_code == 0, result.log
     assert [title for title, _ in warnings(result)] == ["Plan: template not read"]
     assert_token_not_leaked(result, API_TOKEN_DEFAULT)
+
+
+def test_a_proxy_setting_that_cannot_be_used_is_named_not_api_url(tmp_path: Path, planning: dict[str, str]) -> None:
+    # https to a closed loopback port: should the proxy be skipped, nothing could arrive anywhere either.
+    inputs = {**planning, "api-url": "https://127.0.0.1:9"}
+    result = run_action(tmp_path, inputs, job_env={"HTTPS_PROXY": "http://user:pw@proxy.internal:99999"})
+
+    assert result.exit_code == 0
+    [(title, message)] = warnings(result)
+    assert title == "Plan: template not read"
+    assert "HTTPS_PROXY" in message
+    assert "check api-url" not in message
