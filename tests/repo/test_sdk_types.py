@@ -41,6 +41,7 @@ from testing.northflank_standin import (
     FlowStep,
     NorthflankStandin,
     RunPlan,
+    release_flow_template,
     workflow,
 )
 
@@ -186,6 +187,16 @@ def test_the_stand_ins_answers_carry_exactly_what_the_sdk_types_promise(
     statuses = {run["status"] for run in read + listed}
     assert {"queued", "approval_wait", "skipped", "aborted", "success", "failure", "running"} <= statuses
     assert {"options", "arguments", "spec"} <= {name for run in read for name in run}
+
+
+def test_the_stand_ins_template_is_the_sdks_release_flow(simulated: NorthflankStandin) -> None:
+    """The template the plan is taught (GET .../release-flows/{stage}), paused and running alike."""
+    flow_path = FLOW.removesuffix("/runs")
+    for paused in (False, True):
+        simulated.release_flow = release_flow_template(paused=paused, concurrency="replace")
+        answer = requests.get(simulated.url + flow_path, headers=AUTH, timeout=5)
+        assert answer.status_code == 200, answer.text
+        assert typed_dict_problems(answer.json()["data"], sdk.GetReleaseFlowResponse) == []
 
 
 def test_the_stand_ins_list_fields_are_the_sdks() -> None:
