@@ -71,7 +71,11 @@ def approval_notice(run_id: str, run: dict[str, Any] | None, since: float, stopp
 def queued_notice(run_id: str, run: dict[str, Any] | None, ahead: list[dict[str, Any]] | None) -> str:
     """`ahead`: runs of the flow created before this one and not concluded; None when the list was not read."""
     policy = options(run).policy
-    why = f"the release flow's concurrency policy is {policy}" if policy else "the release flow runs one at a time"
+    why = (
+        f"the release flow's concurrency policy is {shorten(policy, 30)}"
+        if policy
+        else "the release flow runs one at a time"
+    )
     text = f"Run {run_id} is queued: {why}, so it starts when the run ahead of it ends."
     if ahead:
         shown = ", ".join(f"{_id(other)} ({_word(other.get('status'))})" for other in ahead[:MAX_NAMED])

@@ -90,3 +90,10 @@ def test_approval_since_is_the_first_waiting_step_else_when_it_was_seen() -> Non
     text = approval_notice("r", run, 1_700_000_100, stopping=False)
     assert "awaiting approval at sign-off since 2023-11-14 22:15:00 UTC" in text
     assert "set stop-at-approval: true" in text
+
+
+def test_a_policy_of_any_length_from_the_api_is_shown_cut() -> None:
+    run = {**RUN, "options": {"concurrencyPolicy": "q" * 100_000}}
+    text = queued_notice("run-2", run, None)
+    assert len(text) < 300
+    assert "concurrency policy is qqq" in text
