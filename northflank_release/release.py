@@ -204,6 +204,8 @@ class Release:
         except Cancelled as cancelled:
             return self.cancelled(run_id, waiter.last_run, cancelled)
         run = result.run
+        if self.request is None and not self.run_name:  # a followed run whose first read failed: named now
+            self.run_name = followed_name(run)
         status_when_waiting_ended = run_state(run).status
         aborted = None
         # A run awaiting approval waits for a person's decision, which a timeout is not: abort-on-timeout leaves

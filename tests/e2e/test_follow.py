@@ -218,6 +218,7 @@ def test_a_first_read_that_fails_in_passing_is_a_warning_and_the_wait_reads_agai
     assert title == "Could not read the run to follow"
     assert message.startswith(f"Could not read run {run_id} (HTTP 503: upstream down")
     assert result.outputs["status"] == "success"
+    assert result.outputs["run-name"] == "v1-4-0 run 99"  # from the reads that came after
 
 
 def test_without_wait_a_failed_first_read_is_an_error(
