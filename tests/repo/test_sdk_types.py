@@ -28,6 +28,7 @@ from northflank_release import lookup, runs, situation
 from northflank_release.api.client import NorthflankClient, run_from
 from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
+from northflank_release.plan import CONCURRENCY
 from northflank_release.trigger import Trigger
 from northflank_release.waiting import PollPolicy, Waiter
 from testing import flows
@@ -216,6 +217,11 @@ def test_the_stand_ins_concurrency_policies_are_the_sdks() -> None:
         fields(sdk.AbortPreviewBlueprintRunResponseOptions)["concurrencyPolicy"][1]
     )
     assert set(CONCURRENCY_POLICIES) >= situation.SUPERSEDING_POLICIES
+
+
+def test_the_plan_explains_each_policy_the_sdk_has() -> None:
+    """A policy the next SDK adds would otherwise reach a plan as "a policy this action does not know"."""
+    assert set(CONCURRENCY) == literal_values(fields(sdk.GetReleaseFlowResponse)["concurrencyPolicy"][1])
 
 
 # --- the request schema and the statuses -------------------------------------------------------------------
