@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from northflank_release.api.network import explain
 from northflank_release.cancellation import Cancellation, Cancelled
 from northflank_release.github import Runner
 from northflank_release.inputs import show_key, show_keys
+from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import RunRequest
 from northflank_release.runs import MAX_FLOW_DEPTH, flow_tree
 from northflank_release.settings import Settings
@@ -342,6 +344,8 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
         read_timeout=settings.http_timeout,
         debug=runner.debug,
         ca_bundle=settings.ca_bundle,
+        proxy_variables=proxy_variables(settings.api_url, os.environ),
+        secrets=tuple(proxy_secrets(os.environ)),
     )
     runner.info(f"Plan: reading the release flow's template (GET {settings.api_url}{target.flow_path}).")
     flow: dict[str, Any] | None = None
@@ -354,7 +358,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
     except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
         findings = [_not_read(error, target_text)]
     finally:
-        client.session.close()
+        client.reset_connections()
     root = None
     marked: frozenset[int] = frozenset()
     if flow is not None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import requests
 
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.api.network import explain
 from northflank_release.api.target import Target
 from northflank_release.cancellation import ANSWER_GRACE_SECONDS, NOTHING_SENT, Cancellation, Cancelled
+from northflank_release.causes import likely_cause
 from northflank_release.github import Runner, json_output
-from northflank_release.proxies import proxy_variables
+from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
@@ -53,6 +54,7 @@ class Release:
             debug=runner.debug,
             ca_bundle=settings.ca_bundle,
             proxy_variables=proxy_variables(settings.api_url, os.environ),
+            secrets=tuple(proxy_secrets(os.environ)),
         )
         self.trigger: Trigger | None = None
         self.run_id = ""  # once set, it is in the outputs (a followed run: the one given)
@@ -323,7 +325,7 @@ class Release:
 
     def abort(self, run_id: str, timeout: float | None) -> dict[str, Any] | None:
         # A read interrupted by the signal may have left a half-used connection in the pool.
-        self.client.session.close()
+        self.client.reset_connections()
         try:
             answer = self.client.abort_run(self.target, run_id, timeout=timeout)
         except (ApiError, UnexpectedAnswer) as error:

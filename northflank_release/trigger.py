@@ -27,10 +27,12 @@ from typing import Any, Literal
 import requests
 
 from northflank_release import lookup
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
 from northflank_release.api.network import explain
 from northflank_release.api.target import Target
+from northflank_release.causes import likely_cause
 from northflank_release.lookup import Identity
+from northflank_release.runs import is_run_id
 
 # A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
 # the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
@@ -104,6 +106,7 @@ class Trigger:
     sleep: Callable[[float], None] = time.sleep
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
+    list_reads: int = 0  # list requests made by the lookups, so they stay within their share of the rate limit
     deadline: float = float("inf")  # on `clock`: when the trigger's retry budget ends; every request is capped by it
     candidates: lookup.Candidates | None = None  # the runs read one by one while looking, set by run()
 
@@ -134,6 +137,11 @@ class Trigger:
             except requests.RequestException as error:
                 failure = _classify_exception(error, self.client.proxy_variables)
             else:
+                run = run_from(answer.data) or {}
+                if run.get("id") is not None and not is_run_id(run["id"]):
+                    # An id that could not be a run's: not the API answering, so judged as an unreadable answer.
+                    unreadable = self.client.unexpected(answer, "a run id of letters, digits, '-' and '_'")
+                    return self._answered_unreadably(unreadable, identity)
                 return self._accepted(answer.data, identity)
 
             tried.append(failure.text.split(":")[0])
@@ -232,6 +240,9 @@ class Trigger:
                 may_exist=True,
             )
 
+    def _count_list_read(self) -> None:
+        self.list_reads += 1
+
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
         # Jitter spreads the retries of many jobs that failed together.
@@ -252,7 +263,7 @@ class Trigger:
         last = ""
         while True:
             self.check_cancelled()
-            budget = MAX_LIST_READS - self.client.list_reads
+            budget = MAX_LIST_READS - self.list_reads
             if budget <= 0:
                 raise TriggerFailed(
                     f"The run may have been created, and the {MAX_LIST_READS} list reads one trigger may use were "
@@ -268,6 +279,7 @@ class Trigger:
                     self.wall_clock,
                     min(budget, lookup.MAX_PAGES),
                     time_left=lambda: self.deadline - self.clock(),
+                    counted=self._count_list_read,
                 )
                 if self.candidates is not None:
                     walk = self.candidates.narrow(walk, identity)

@@ -32,12 +32,12 @@ from northflank_release.api.client import (
     NorthflankClient,
     RateLimit,
     UnexpectedAnswer,
-    likely_cause,
     run_from,
 )
 from northflank_release.api.network import explain
 from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
+from northflank_release.causes import likely_cause
 from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
 from northflank_release.progress import NodeProgress
 from northflank_release.runs import KNOWN_STATUSES, run_state
