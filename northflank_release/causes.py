@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from northflank_release.api.failures import Failure
+
 _TRIGGER_CAUSES = {
     400: "the API refused the request body",
     401: "the API token is missing, wrong or revoked: check the secret passed as api-token",
@@ -23,3 +25,10 @@ def likely_cause(status: int, *, reading: bool) -> str:
     """What a refusal most likely means, for triggering a run or for reading one."""
     causes = _READ_CAUSES if reading else _TRIGGER_CAUSES
     return causes.get(status, "the API refused the read" if reading else "the API refused the request")
+
+
+def with_cause(failure: Failure, *, reading: bool) -> str:
+    """The failure as told to the user: for a refusal, its likely cause follows."""
+    if failure.arrival != "refused" or failure.status is None:
+        return failure.text
+    return f"{failure.text}. Likely cause: {likely_cause(failure.status, reading=reading)}"

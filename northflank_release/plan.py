@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
-from northflank_release.api.network import explain
+from northflank_release.api.failures import FailedRequest, classify
 from northflank_release.cancellation import Cancellation, Cancelled
 from northflank_release.github import Runner
 from northflank_release.inputs import show_key, show_keys
@@ -298,7 +298,7 @@ def _value(value: Any) -> str:
     return shorten(json.dumps(value, ensure_ascii=False), 60)
 
 
-def _not_read(error: Exception, target_text: str) -> Finding:
+def _not_read(error: FailedRequest, target_text: str, proxy_variables: tuple[str, ...]) -> Finding:
     """A failed read of the template: a 404 says which part is missing, as far as the answer tells; the rest
     (no Read permission, an outage, a page that is not the API's) leaves the request checked locally only."""
     if isinstance(error, ApiError) and error.status == 404:
@@ -326,7 +326,7 @@ def _not_read(error: Exception, target_text: str) -> Finding:
             "Plan: template not readable",
             f"Could not read the release flow's template ({error}): {why}. The request was checked locally only.",
         )
-    text = explain(error).text if isinstance(error, requests.RequestException) else str(error)
+    text = classify(error, proxy_variables).text
     return Finding(
         "warning",
         "Plan: template not read",
@@ -356,7 +356,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
     except Cancelled:
         raise  # main says nothing was sent, which is true: nothing that changes anything
     except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-        findings = [_not_read(error, target_text)]
+        findings = [_not_read(error, target_text, client.proxy_variables)]
     finally:
         client.reset_connections()
     root = None

@@ -28,15 +28,12 @@ import requests
 
 from northflank_release import lookup
 from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
-from northflank_release.api.network import explain
+from northflank_release.api.failures import Failure, classify
 from northflank_release.api.target import Target
-from northflank_release.causes import likely_cause
+from northflank_release.causes import with_cause
 from northflank_release.lookup import Identity
 from northflank_release.runs import is_run_id
 
-# A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
-# the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
-NOT_CREATED_STATUSES = frozenset({429})
 MAX_LIST_READ_PAUSE = 15.0  # the cap of the backoff between failed list reads while looking for the run
 MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
@@ -130,12 +127,10 @@ class Trigger:
             try:
                 self.requests_sent += 1
                 answer = self.client.trigger(self.target, body, within=deadline - self.clock())
-            except ApiError as error:
-                failure = _classify_status(error)
             except UnexpectedAnswer as error:
                 return self._answered_unreadably(error, identity)
-            except requests.RequestException as error:
-                failure = _classify_exception(error, self.client.proxy_variables)
+            except (ApiError, requests.RequestException) as error:
+                failure = _trigger_outcome(classify(error, self.client.proxy_variables))
             else:
                 run = run_from(answer.data) or {}
                 if run.get("id") is not None and not is_run_id(run["id"]):
@@ -284,7 +279,7 @@ class Trigger:
                 if self.candidates is not None:
                     walk = self.candidates.narrow(walk, identity)
             except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-                failure = _classify_list_failure(error, self.client.proxy_variables)
+                failure = _list_outcome(classify(error, self.client.proxy_variables))
                 last = failure.text
                 if failure.outcome == "refused":
                     raise TriggerFailed(
@@ -331,36 +326,22 @@ def _ids(runs: list[dict[str, Any]]) -> str:
     return ", ".join(str(run.get("id")) for run in runs[:5]) + (" and more" if len(runs) > 5 else "")
 
 
-def _classify_status(error: ApiError) -> _Failure:
-    text = str(error)
-    if error.status in NOT_CREATED_STATUSES:
-        return _Failure("not-created", text, error.rate_limit.retry_delay(rate_limited=error.status == 429))
-    if error.status == 504:  # the gateway gave up waiting; the API behind it may still create the run
-        return _Failure("maybe-slow", text)
-    if error.status >= 500:
-        return _Failure("maybe", text, error.rate_limit.retry_delay(rate_limited=False))
-    return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
+def _trigger_outcome(failure: Failure) -> _Failure:
+    """What a failed trigger means for sending it again (api/failures.py judged the failure)."""
+    if failure.arrival == "refused":
+        return _Failure("refused", with_cause(failure, reading=False))
+    if failure.arrival == "late":
+        return _Failure("maybe-slow", failure.text, failure.pause)
+    if failure.arrival == "maybe":
+        return _Failure("maybe", failure.text, failure.pause)
+    if failure.lasting:
+        return _Failure("unsent", failure.text)
+    return _Failure("not-created", failure.text, failure.pause)
 
 
-def _classify_list_failure(
-    error: ApiError | UnexpectedAnswer | requests.RequestException, proxy_variables: tuple[str, ...] = ()
-) -> _Failure:
+def _list_outcome(failure: Failure) -> _Failure:
     """A failed list read: "refused" when reading again cannot help (the token may not read runs, no such flow,
-    a request that cannot be built), else "transient", with the API's own pause when it asked for one."""
-    if isinstance(error, ApiError):
-        if error.status == 429:
-            return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=True))
-        if error.status < 500 and error.status != 408:
-            return _Failure("refused", f"{error}. Likely cause: {likely_cause(error.status, reading=True)}")
-        return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=False))
-    if isinstance(error, UnexpectedAnswer):
-        return _Failure("transient", str(error))  # a gateway's page in passing, or a sign-in page for good
-    problem = explain(error, proxy_variables)
-    return _Failure("refused" if problem.persistent else "transient", problem.text)
-
-
-def _classify_exception(error: requests.RequestException, proxy_variables: tuple[str, ...] = ()) -> _Failure:
-    problem = explain(error, proxy_variables)
-    if problem.may_have_arrived:
-        return _Failure("maybe-slow", problem.text)
-    return _Failure("unsent" if problem.persistent else "not-created", problem.text)
+    a request that cannot be sent), else "transient", with the API's own pause when it asked for one."""
+    if failure.lasting:
+        return _Failure("refused", with_cause(failure, reading=True))
+    return _Failure("transient", failure.text, failure.pause)

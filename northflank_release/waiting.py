@@ -34,10 +34,10 @@ from northflank_release.api.client import (
     UnexpectedAnswer,
     run_from,
 )
-from northflank_release.api.network import explain
+from northflank_release.api.failures import classify
 from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
-from northflank_release.causes import likely_cause
+from northflank_release.causes import with_cause
 from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
 from northflank_release.progress import NodeProgress
 from northflank_release.runs import KNOWN_STATUSES, run_state
@@ -227,11 +227,9 @@ class Waiter:
             with self.cancellation.interruptible():
                 params = {"per_page": str(LIST_PER_PAGE), "status": "success"}
                 page = self.client.list_page(self.target, params, within=within)
-        except ApiError as error:
-            pause = error.rate_limit.retry_delay(rate_limited=True) if error.status == 429 else None
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            pause = classify(error, self.client.proxy_variables, proxy_refusal_lasts=False).pause
             return max(interval, pause or 0.0)
-        except (UnexpectedAnswer, requests.RequestException):
-            return interval
         self._expectation = expectation_from(page.runs, exclude=run_id)
         budget = _budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
         if not self._expectation:
@@ -276,25 +274,13 @@ class Waiter:
         try:
             with self.cancellation.interruptible():
                 return _Read(answer=self.client.get_run(self.target, run_id, within=within))
-        except ApiError as error:
-            if error.status == 429:
-                pause = error.rate_limit.retry_delay(rate_limited=True)
-                return _Read(retry=str(error), rate_limited=True, retry_after=pause)
-            if error.status < 500 and error.status != 408:
-                cause = likely_cause(error.status, reading=True)
-                return _Read(fatal=f"Could not read the run's status: {error}. Likely cause: {cause}.")
-            return _Read(retry=str(error))
-        except UnexpectedAnswer as error:
-            return _Read(retry=str(error))  # a gateway's page in passing, or a sign-in page: the timeout decides
-        except requests.exceptions.ProxyError as error:
-            return _Read(
-                retry=explain(error, self.client.proxy_variables).text
-            )  # a proxy that refuses now may let the next read through
-        except requests.RequestException as error:
-            problem = explain(error, self.client.proxy_variables)
-            if problem.persistent:
-                return _Read(fatal=f"Could not read the run's status: {problem.text}.")
-            return _Read(retry=problem.text)
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            failure = classify(error, self.client.proxy_variables, proxy_refusal_lasts=False)
+        if failure.status == 429:
+            return _Read(retry=failure.text, rate_limited=True, retry_after=failure.pause)
+        if failure.lasting:
+            return _Read(fatal=f"Could not read the run's status: {with_cause(failure, reading=True)}.")
+        return _Read(retry=failure.text)  # a 5xx, a gateway's page, a reset, a timeout: the timeout decides
 
     def _take(self, answer: ApiAnswer, interval: float) -> tuple[float, bool]:
         """Note what the answer says; the next interval (back to the start when the status moved, unless the
