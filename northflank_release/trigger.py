@@ -18,7 +18,6 @@ The whole phase is bounded in attempts, seconds and list reads, and a cancellati
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +31,11 @@ from northflank_release.api.failures import Failure, classify
 from northflank_release.api.target import Target
 from northflank_release.causes import with_cause
 from northflank_release.lookup import Identity
+from northflank_release.pacing import asked_or, backoff, grown
 from northflank_release.runs import is_run_id
 
 MAX_LIST_READ_PAUSE = 15.0  # the cap of the backoff between failed list reads while looking for the run
+MAX_WALK_PAUSE = 5.0  # the cap of the pause between whole walks while a new run may not be listed yet
 MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
@@ -156,7 +157,9 @@ class Trigger:
                     )
                     return self._adopt(walk.found)
                 self._refuse_to_guess(walk, f"the answer to attempt {attempt} was lost ({last})")
-            delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
+            delay = asked_or(
+                failure.wait_hint, backoff(attempt, first=self.policy.base_delay, cap=self.policy.max_delay)
+            )
             if attempt == self.policy.max_attempts or delay > deadline - self.clock():
                 break
             self.log(f"Attempt {attempt}: {last}. Retrying in {delay:.1f}s.")
@@ -238,11 +241,6 @@ class Trigger:
     def _count_list_read(self) -> None:
         self.list_reads += 1
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
-        # Jitter spreads the retries of many jobs that failed together.
-        return random.uniform(ceiling / 2, ceiling)
-
     def _slow_settle_seconds(self) -> float:
         return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
 
@@ -290,8 +288,8 @@ class Trigger:
                 failed_reads += 1
                 if failing_since is None:
                     failing_since = self.clock()
-                delay = failure.wait_hint if failure.wait_hint is not None else read_pause
-                read_pause = min(read_pause * 2, MAX_LIST_READ_PAUSE)
+                delay = asked_or(failure.wait_hint, read_pause)
+                read_pause = grown(read_pause, cap=MAX_LIST_READ_PAUSE)
                 self.log(
                     f"Reading the runs list failed ({last}); reading it again in {delay:.1f}s "
                     f"(failing for {self.clock() - failing_since:.0f}s)."
@@ -313,7 +311,7 @@ class Trigger:
             if walk.found or walk.candidates or not walk.complete or remaining <= 0:
                 return walk
             self.sleep(min(walk_pause, remaining))
-            walk_pause = min(walk_pause * 2, 5.0)
+            walk_pause = grown(walk_pause, cap=MAX_WALK_PAUSE)
 
 
 _NOT_RESENDING = (
