@@ -36,7 +36,7 @@ class Runner:
         env = os.environ if environ is None else environ
         self.outputs_file = env.get("GITHUB_OUTPUT", "")
         self.summary_file = env.get("GITHUB_STEP_SUMMARY", "")
-        self.redact = Redactor()  # the one redactor (redaction.py), shared with the API client
+        self.redact = Redactor()  # the one redactor (redaction.py), as the API client's
         self._summary_cut = False  # once cut, nothing more goes after the note that says so
 
     def mask(self, secret: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any
 
 import requests
@@ -167,7 +168,7 @@ class Waiter:
                     return self._result("approval")
                 delay = max(self._delay(interval), budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
             elif read.rate_limited:
-                delay = max(asked_or(read.retry_after, max(interval * 2, RATE_LIMITED_PAUSE)), 1.0)
+                delay = max(asked_or(read.retry_after, max(grown(interval, cap=inf), RATE_LIMITED_PAUSE)), 1.0)
                 self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
             else:
                 outage = self._failed(read.retry, outage, max(delay, interval))
