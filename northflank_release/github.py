@@ -10,7 +10,6 @@ to do outside GitHub, where workflow commands would only be noise (or, for add-m
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import secrets
@@ -19,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from northflank_release.text import json_safe, printable, shorten, well_formed
+from northflank_release.redaction import Redactor
+from northflank_release.text import json_safe, maskable_json, printable, shorten, well_formed
 
 # GitHub drops a step summary over 1 MiB whole (actions/runner src/Runner.Worker/FileCommandManager.cs,
 # AttachmentSizeLimit), and caps a job's outputs at 1 MiB in all: a large flow must be cut, not lost.
@@ -37,7 +37,7 @@ class Runner:
         env = os.environ if environ is None else environ
         self.outputs_file = env.get("GITHUB_OUTPUT", "")
         self.summary_file = env.get("GITHUB_STEP_SUMMARY", "")
-        self._secrets: list[str] = []
+        self.redact = Redactor()  # the one redactor (redaction.py), as the API client's
         self._summary_cut = False  # once cut, nothing more goes after the note that says so
 
     def mask(self, secret: str) -> None:
@@ -47,17 +47,8 @@ class Runner:
         # Only the runner understands add-mask; on a terminal the command would print the secret itself.
         if self.in_actions:
             _print(_command("add-mask", secret))
-        # Also the forms an exception message or a JSON dump would show it in (escaped quotes, \n, ...). Every
-        # length, as the runner's masker does (actions/runner src/Sdk/DTLogging/Logging/SecretMasker.cs: AddValue
-        # skips only an empty value): a short token mangles what is printed, never what is read (api/client.py
-        # parses answers as received).
-        self._secrets.extend({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]} - {""})
-        self._secrets.sort(key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        # Also the forms an exception message, a JSON dump or a URL would show it in (redaction.py).
+        self.redact.add(secret)
 
     def info(self, text: str) -> None:
         """Print a log line that may hold text from outside (API messages, run names) safely."""
@@ -200,15 +191,6 @@ def json_output(value: Any, limit: int = JSON_OUTPUT_LIMIT_BYTES) -> str:
     names = shorten(", ".join(left_out[:50]), 200)
     kept["_truncated"] = f"cut from {size} bytes to fit GitHub's output limit; left out: {names}"
     return _compact(kept)
-
-
-def maskable_json(value: Any, **options: Any) -> str:
-    """JSON whose strings appear in a form the runner masks: as given, or escaped exactly as its own JSON escaper
-    does (actions/runner src/Sdk/DTLogging/Logging/ValueEncoders.cs, JsonStringEscape, Newtonsoft's defaults:
-    quotes, backslashes and control characters, and U+0085, U+2028 and U+2029, which Python leaves raw).
-    Python's default ensure_ascii would turn `é` into `\u00e9`, a form no masking knows."""
-    text = json.dumps(value, ensure_ascii=False, **options)
-    return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _compact(value: Any) -> str:

@@ -67,14 +67,17 @@ def walk(
     wall_clock: Callable[[], float],
     max_pages: int,
     time_left: Callable[[], float] | None = None,
+    counted: Callable[[], None] = lambda: None,
 ) -> Walk:
     """Read pages until the run is found, no later page can hold it, or `max_pages` (at most MAX_PAGES) are
-    read; API errors propagate to the caller. `time_left` is the caller's budget, which caps each read."""
+    read; API errors propagate to the caller. `time_left` is the caller's budget, which caps each read;
+    `counted` is called before each list request, sent or not, so the caller keeps its share of the rate limit."""
     result = Walk()
     params = {"per_page": str(PER_PAGE)}
     previous_oldest: float | None = None
     newest_first = True
     while True:
+        counted()
         page = client.list_page(target, params, within=time_left() if time_left else None)
         result.pages += 1
         # Compare in the API's clock: shift our start by the skew its Date header shows. Our clock is read

@@ -13,7 +13,7 @@ from signal import Signals
 
 from northflank_release.cancellation import NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.context import GitHubContext, read_github_context
-from northflank_release.github import Runner, json_output, maskable_json
+from northflank_release.github import Runner, json_output
 from northflank_release.proxies import proxy_secrets
 from northflank_release.request import RequestError, RunRequest, build_request
 from northflank_release.settings import (
@@ -25,6 +25,7 @@ from northflank_release.settings import (
     shadowed_variables,
 )
 from northflank_release.summary import dry_run_summary
+from northflank_release.text import maskable_json
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,11 @@ from typing import Any
 import requests
 
 from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
-from northflank_release.api.network import explain
+from northflank_release.api.failures import FailedRequest, classify
 from northflank_release.cancellation import Cancellation, Cancelled
 from northflank_release.github import Runner
 from northflank_release.inputs import show_key, show_keys
-from northflank_release.proxies import proxy_variables
+from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import RunRequest
 from northflank_release.runs import MAX_FLOW_DEPTH, flow_tree
 from northflank_release.settings import Settings
@@ -298,7 +298,7 @@ def _value(value: Any) -> str:
     return shorten(json.dumps(value, ensure_ascii=False), 60)
 
 
-def _not_read(error: Exception, target_text: str, proxy_names: tuple[str, ...] = ()) -> Finding:
+def _not_read(error: FailedRequest, target_text: str, proxy_variables: tuple[str, ...]) -> Finding:
     """A failed read of the template: a 404 says which part is missing, as far as the answer tells; the rest
     (no Read permission, an outage, a page that is not the API's) leaves the request checked locally only."""
     if isinstance(error, ApiError) and error.status == 404:
@@ -326,7 +326,7 @@ def _not_read(error: Exception, target_text: str, proxy_names: tuple[str, ...] =
             "Plan: template not readable",
             f"Could not read the release flow's template ({error}): {why}. The request was checked locally only.",
         )
-    text = explain(error, proxy_names).text if isinstance(error, requests.RequestException) else str(error)
+    text = classify(error, proxy_variables).text
     return Finding(
         "warning",
         "Plan: template not read",
@@ -345,6 +345,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
         debug=runner.debug,
         ca_bundle=settings.ca_bundle,
         proxy_variables=proxy_variables(settings.api_url, os.environ),
+        secrets=tuple(proxy_secrets(os.environ)),
     )
     runner.info(f"Plan: reading the release flow's template (GET {settings.api_url}{target.flow_path}).")
     flow: dict[str, Any] | None = None
@@ -357,7 +358,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
     except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
         findings = [_not_read(error, target_text, client.proxy_variables)]
     finally:
-        client.session.close()
+        client.reset_connections()
     root = None
     marked: frozenset[int] = frozenset()
     if flow is not None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import requests
 
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
-from northflank_release.api.network import explain
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
+from northflank_release.api.failures import Failure, classify
 from northflank_release.api.target import Target
 from northflank_release.cancellation import ANSWER_GRACE_SECONDS, NOTHING_SENT, Cancellation, Cancelled
+from northflank_release.causes import with_cause
 from northflank_release.github import Runner, json_output
-from northflank_release.proxies import proxy_variables
+from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
@@ -53,6 +54,7 @@ class Release:
             debug=runner.debug,
             ca_bundle=settings.ca_bundle,
             proxy_variables=proxy_variables(settings.api_url, os.environ),
+            secrets=tuple(proxy_secrets(os.environ)),
         )
         self.trigger: Trigger | None = None
         self.run_id = ""  # once set, it is in the outputs (a followed run: the one given)
@@ -146,18 +148,18 @@ class Release:
         except Cancelled as cancelled:
             return self.cancelled(run_id, None, cancelled, waiting=False, when="before the run could be read")
         except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-            # As the wait sorts a failed status read (waiting.py): a refusal that will not change ends here,
-            # anything else (5xx, 408, 429, a reset, a page that is not the API's) only delays the answer.
-            if isinstance(error, ApiError) and error.status < 500 and error.status not in (408, 429):
-                title = _FOLLOW_TITLES.get(error.status, _FOLLOW_READ_FAILED)
-                self.runner.error(_follow_refused(error, run_id, self.target), title=title)
+            # Judged as the wait judges a status read, which it hands over to: a refusal that will not change
+            # ends here, anything else (5xx, 408, 429, a reset, a page that is not the API's) only delays.
+            failure = classify(error, self.client.proxy_variables, proxy_refusal_lasts=False)
+            if failure.arrival == "refused":
+                title = _FOLLOW_TITLES.get(failure.status or 0, _FOLLOW_READ_FAILED)
+                self.runner.error(_follow_refused(failure, run_id, self.target), title=title)
                 return 1
-            network = (
-                explain(error, self.client.proxy_variables) if isinstance(error, requests.RequestException) else None
-            )
-            problem = network.text if network is not None else str(error)
-            # A request that could not be sent (an unusable proxy setting) fails the same way on every read.
-            if not self.settings.wait or (network is not None and network.persistent):
+            problem = failure.text
+            if failure.lasting:  # nothing was sent, and sending again cannot change that (a certificate)
+                self.runner.error(f"Could not read run {run_id}: {problem}.", title=_FOLLOW_READ_FAILED)
+                return 1
+            if not self.settings.wait:
                 self.runner.error(f"Could not read run {run_id}: {problem}.", title=_FOLLOW_READ_FAILED)
                 return 1
             # The wait reads again until its timeout, as it does for a status read that fails mid-way.
@@ -329,7 +331,7 @@ class Release:
 
     def abort(self, run_id: str, timeout: float | None) -> dict[str, Any] | None:
         # A read interrupted by the signal may have left a half-used connection in the pool.
-        self.client.session.close()
+        self.client.reset_connections()
         try:
             answer = self.client.abort_run(self.target, run_id, timeout=timeout)
         except (ApiError, UnexpectedAnswer) as error:
@@ -390,11 +392,11 @@ def followed_name(run: dict[str, Any] | None) -> str:
     return name if isinstance(name, str) and NAME_PATTERN.fullmatch(name) and len(name) <= 39 else ""
 
 
-def _follow_refused(error: ApiError, run_id: str, target: Target) -> str:
-    if error.status == 404:
+def _follow_refused(failure: Failure, run_id: str, target: Target) -> str:
+    if failure.status == 404:
         return (
             f"Run {run_id} was not found in the {target.stage} release flow of pipeline {target.pipeline_id} in "
-            f"project {target.project_id} ({error}). Check run-id, and that project-id, pipeline-id, stage (and "
+            f"project {target.project_id} ({failure.text}). Check run-id, and that project-id, pipeline-id, stage (and "
             "team-id) are those of the step that triggered the run."
         )
-    return f"Could not read run {run_id}: {error}. Likely cause: {likely_cause(error.status, reading=True)}."
+    return f"Could not read run {run_id}: {with_cause(failure, reading=True)}."

@@ -16,12 +16,13 @@ input value: `docker run -e NORTHFLANK_...`, other CI, a `docker://` step withou
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from northflank_release.api_url import read_api_url
 from northflank_release.files import FileRefused, is_inside, read_regular_file
@@ -33,6 +34,8 @@ from northflank_release.inputs import (
     parse_json_or_yaml_object,
 )
 from northflank_release.runs import is_run_id
+
+T = TypeVar("T")
 
 
 def input_variable(name: str) -> str:
@@ -101,8 +104,9 @@ class Settings:
     api_url: str
     dry_run: bool
     run_id: str
-    http_timeout: float
-    trigger_retry_seconds: float
+    # Not inputs (the catalogue's), but advanced tuning and the CA bundle, read from the environment after them.
+    http_timeout: float = 30.0
+    trigger_retry_seconds: float = 120.0
     ca_bundle: str = ""
 
 
@@ -171,8 +175,31 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
         workspace or environ.get("GITHUB_WORKSPACE", "") or os.getcwd(),
         confined=environ.get("GITHUB_ACTIONS") == "true",
     )
-    values = {spec.field: spec.read(reader, spec.name) for spec in INPUTS}
-    token = values["api_token"]
+    # Field by field, in the catalogue's order (so problems come in action.yml's order): mypy checks each
+    # input's reader against its field's type; tests/e2e/test_action_contract.py checks the catalogue names
+    # the field it fills here.
+    settings = Settings(
+        api_token=API_TOKEN.value(reader),
+        project_id=PROJECT_ID.value(reader),
+        pipeline_id=PIPELINE_ID.value(reader),
+        stage=STAGE.value(reader),
+        team_id=TEAM_ID.value(reader),
+        run_name=NAME.value(reader),
+        run_description=DESCRIPTION.value(reader),
+        arguments=ARGUMENTS.value(reader),
+        overrides=OVERRIDES.value(reader),
+        release_node_overrides=RELEASE_NODE_OVERRIDES.value(reader),
+        request_file=REQUEST_FILE.value(reader),
+        wait=WAIT.value(reader),
+        timeout=TIMEOUT.value(reader),
+        poll_interval=POLL_INTERVAL.value(reader),
+        abort_on_timeout=ABORT_ON_TIMEOUT.value(reader),
+        stop_at_approval=STOP_AT_APPROVAL.value(reader),
+        api_url=API_URL.value(reader),
+        dry_run=DRY_RUN.value(reader),
+        run_id=RUN_ID.value(reader),
+    )
+    token = settings.api_token
     if token and not _TOKEN.fullmatch(token):
         # Never quote the token: say what is wrong with it instead.
         reader.problem(
@@ -180,22 +207,22 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
             "api-token contains spaces, line breaks or characters outside ASCII, which no Northflank token has: "
             "copy the token again into the secret",
         )
-    if values["run_id"]:
-        _check_follow(reader, values)
-    if not token and values["run_id"]:
+    if settings.run_id:
+        _check_follow(reader, settings)
+    if not token and settings.run_id:
         reader.problem(
             "api-token",
             "api-token is required to follow a run (run-id): set it in `with:` (or NORTHFLANK_API_TOKEN) to a token "
             "with Project > Pipelines > General > Read",
         )
-    elif not token and not values["dry_run"]:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
+    elif not token and not settings.dry_run:  # a dry run sends nothing, so it needs no secret (forks, pull requests)
         reader.problem(
             "api-token", "api-token is required unless dry-run is true: set it in `with:` (or NORTHFLANK_API_TOKEN)"
         )
-    settings = Settings(
-        **values,
-        http_timeout=_read_tuning(environ, reader, HTTP_TIMEOUT_ENV, 30.0),
-        trigger_retry_seconds=_read_tuning(environ, reader, TRIGGER_RETRY_SECONDS_ENV, 120.0),
+    settings = dataclasses.replace(
+        settings,
+        http_timeout=_read_tuning(environ, reader, HTTP_TIMEOUT_ENV, Settings.http_timeout),
+        trigger_retry_seconds=_read_tuning(environ, reader, TRIGGER_RETRY_SECONDS_ENV, Settings.trigger_retry_seconds),
         ca_bundle=_read_ca_bundle(environ, reader),
     )
     if reader.problems:
@@ -207,7 +234,7 @@ def read_settings(environ: Mapping[str, str], workspace: str | None = None) -> S
 _REQUEST_INPUTS = ("name", "description", "arguments", "overrides", "release-node-overrides", "request-file")
 
 
-def _check_follow(reader: _Reader, values: dict[str, Any]) -> None:
+def _check_follow(reader: _Reader, settings: Settings) -> None:
     """run-id follows a run that exists: every input that would shape a new run is an error, one per input,
     rather than ignored, since whoever wrote it expects it to change a run, and none will."""
     for name in _REQUEST_INPUTS:
@@ -217,7 +244,7 @@ def _check_follow(reader: _Reader, values: dict[str, Any]) -> None:
                 f"{name} has no effect with run-id: the action follows that run and triggers none. Remove {name}, "
                 "or remove run-id to trigger a new run",
             )
-    if values["dry_run"]:
+    if settings.dry_run:
         reader.problem(
             "dry-run",
             "dry-run and run-id do not go together: a dry run plans a new run, run-id follows one that exists. "
@@ -362,18 +389,22 @@ def _read_tuning(environ: Mapping[str, str], reader: _Reader, variable: str, def
 
 
 @dataclass(frozen=True)
-class Input:
+class Input(Generic[T]):
     """One input, everything about it but its action.yml declaration: the variable it can also come from, the
     Settings field it fills, how it is read and checked (problems go to the reader), its default, its
-    --help line. tests/e2e/test_action_contract.py keeps this catalogue and action.yml equal."""
+    --help line. tests/e2e/test_action_contract.py keeps this catalogue and action.yml equal; `read`'s type is
+    the field's, which mypy checks where read_settings builds Settings field by field."""
 
     name: str
     env: str
     field: str
-    read: Callable[[_Reader, str], Any]
+    read: Callable[[_Reader, str], T]
     help: str
     default: str = ""
     required: bool = False
+
+    def value(self, reader: _Reader) -> T:
+        return self.read(reader, self.name)
 
 
 def _text(reader: _Reader, name: str) -> str:
@@ -414,93 +445,123 @@ def _mapping(reader: _Reader, name: str) -> dict[str, Any] | None:
     return reader.mapping(name, parse_json_or_yaml_object)
 
 
-INPUTS: tuple[Input, ...] = (
-    Input(
-        "api-token",
-        "NORTHFLANK_API_TOKEN",
-        "api_token",
-        _text,
-        "Northflank API token; pass a secret (not needed for a dry run)",
-    ),
-    Input("project-id", "NORTHFLANK_PROJECT_ID", "project_id", _read_id, "ID of the Northflank project", required=True),
-    Input("pipeline-id", "NORTHFLANK_PIPELINE_ID", "pipeline_id", _read_id, "ID of the pipeline", required=True),
-    Input("stage", "NORTHFLANK_STAGE", "stage", _stage, "development, staging or production (any case)", required=True),
-    Input("team-id", "NORTHFLANK_TEAM_ID", "team_id", _read_id, "team ID, for organisation-scoped tokens (team route)"),
-    Input(
-        "name", "NORTHFLANK_RUN_NAME", "run_name", _text, "run name; derived from the ref and workflow run when empty"
-    ),
-    Input("description", "NORTHFLANK_RUN_DESCRIPTION", "run_description", _text, "run description; derived when empty"),
-    Input(
-        "arguments", "NORTHFLANK_ARGUMENTS", "arguments", _arguments, "JSON object, YAML mapping, or KEY=VALUE lines"
-    ),
-    Input(
-        "overrides", "NORTHFLANK_OVERRIDES", "overrides", _mapping, "JSON object or YAML mapping: node ref -> fields"
-    ),
-    Input(
-        "release-node-overrides",
-        "NORTHFLANK_RELEASE_NODE_OVERRIDES",
-        "release_node_overrides",
-        _mapping,
-        "JSON object or YAML mapping: service id -> release node spec",
-    ),
-    Input(
-        "request-file",
-        "NORTHFLANK_REQUEST_FILE",
-        "request_file",
-        _read_request_file,
-        "JSON/YAML request body file; inputs override its keys",
-    ),
-    Input(
-        "wait", "NORTHFLANK_WAIT", "wait", _boolean, "wait until the run concludes; fail unless it succeeds", "false"
-    ),
-    Input(
-        "timeout",
-        "NORTHFLANK_TIMEOUT",
-        "timeout",
-        _timeout,
-        "how long to wait (90s, 15m, 1h, or seconds), at most 6h",
-        "30m",
-    ),
-    Input(
-        "poll-interval",
-        "NORTHFLANK_POLL_INTERVAL",
-        "poll_interval",
-        _poll_interval,
-        "base interval between status reads, at least 1s",
-        "10s",
-    ),
-    Input(
-        "abort-on-timeout",
-        "NORTHFLANK_ABORT_ON_TIMEOUT",
-        "abort_on_timeout",
-        _boolean,
-        "abort the run when waiting gives up (timeout or job cancelled)",
-        "false",
-    ),
-    Input(
-        "stop-at-approval",
-        "NORTHFLANK_STOP_AT_APPROVAL",
-        "stop_at_approval",
-        _boolean,
-        "with wait, end the step successfully once the run awaits approval (status approval_wait)",
-        "false",
-    ),
-    Input("api-url", "NORTHFLANK_API_URL", "api_url", _read_api_url, "API base URL", "https://api.northflank.com"),
-    Input(
-        "dry-run",
-        "NORTHFLANK_DRY_RUN",
-        "dry_run",
-        _boolean,
-        "validate and print the request, and with a token check it against the template; send nothing",
-        "false",
-    ),
-    Input(
-        "run-id",
-        "NORTHFLANK_RUN_ID",
-        "run_id",
-        _run_id,
-        "follow this existing run instead of triggering one (with wait: until it concludes)",
-    ),
+API_TOKEN = Input(
+    "api-token",
+    "NORTHFLANK_API_TOKEN",
+    "api_token",
+    _text,
+    "Northflank API token; pass a secret (not needed for a dry run)",
+)
+PROJECT_ID = Input(
+    "project-id", "NORTHFLANK_PROJECT_ID", "project_id", _read_id, "ID of the Northflank project", required=True
+)
+PIPELINE_ID = Input(
+    "pipeline-id", "NORTHFLANK_PIPELINE_ID", "pipeline_id", _read_id, "ID of the pipeline", required=True
+)
+STAGE = Input(
+    "stage", "NORTHFLANK_STAGE", "stage", _stage, "development, staging or production (any case)", required=True
+)
+TEAM_ID = Input(
+    "team-id", "NORTHFLANK_TEAM_ID", "team_id", _read_id, "team ID, for organisation-scoped tokens (team route)"
+)
+NAME = Input(
+    "name", "NORTHFLANK_RUN_NAME", "run_name", _text, "run name; derived from the ref and workflow run when empty"
+)
+DESCRIPTION = Input(
+    "description", "NORTHFLANK_RUN_DESCRIPTION", "run_description", _text, "run description; derived when empty"
+)
+ARGUMENTS = Input(
+    "arguments", "NORTHFLANK_ARGUMENTS", "arguments", _arguments, "JSON object, YAML mapping, or KEY=VALUE lines"
+)
+OVERRIDES = Input(
+    "overrides", "NORTHFLANK_OVERRIDES", "overrides", _mapping, "JSON object or YAML mapping: node ref -> fields"
+)
+RELEASE_NODE_OVERRIDES = Input(
+    "release-node-overrides",
+    "NORTHFLANK_RELEASE_NODE_OVERRIDES",
+    "release_node_overrides",
+    _mapping,
+    "JSON object or YAML mapping: service id -> release node spec",
+)
+REQUEST_FILE = Input(
+    "request-file",
+    "NORTHFLANK_REQUEST_FILE",
+    "request_file",
+    _read_request_file,
+    "JSON/YAML request body file; inputs override its keys",
+)
+WAIT = Input(
+    "wait", "NORTHFLANK_WAIT", "wait", _boolean, "wait until the run concludes; fail unless it succeeds", "false"
+)
+TIMEOUT = Input(
+    "timeout",
+    "NORTHFLANK_TIMEOUT",
+    "timeout",
+    _timeout,
+    "how long to wait (90s, 15m, 1h, or seconds), at most 6h",
+    "30m",
+)
+POLL_INTERVAL = Input(
+    "poll-interval",
+    "NORTHFLANK_POLL_INTERVAL",
+    "poll_interval",
+    _poll_interval,
+    "base interval between status reads, at least 1s",
+    "10s",
+)
+ABORT_ON_TIMEOUT = Input(
+    "abort-on-timeout",
+    "NORTHFLANK_ABORT_ON_TIMEOUT",
+    "abort_on_timeout",
+    _boolean,
+    "abort the run when waiting gives up (timeout or job cancelled)",
+    "false",
+)
+STOP_AT_APPROVAL = Input(
+    "stop-at-approval",
+    "NORTHFLANK_STOP_AT_APPROVAL",
+    "stop_at_approval",
+    _boolean,
+    "with wait, end the step successfully once the run awaits approval (status approval_wait)",
+    "false",
+)
+API_URL = Input("api-url", "NORTHFLANK_API_URL", "api_url", _read_api_url, "API base URL", "https://api.northflank.com")
+DRY_RUN = Input(
+    "dry-run",
+    "NORTHFLANK_DRY_RUN",
+    "dry_run",
+    _boolean,
+    "validate and print the request, and with a token check it against the template; send nothing",
+    "false",
+)
+RUN_ID = Input(
+    "run-id",
+    "NORTHFLANK_RUN_ID",
+    "run_id",
+    _run_id,
+    "follow this existing run instead of triggering one (with wait: until it concludes)",
+)
+# The catalogue, in action.yml's order.
+INPUTS: tuple[Input[Any], ...] = (
+    API_TOKEN,
+    PROJECT_ID,
+    PIPELINE_ID,
+    STAGE,
+    TEAM_ID,
+    NAME,
+    DESCRIPTION,
+    ARGUMENTS,
+    OVERRIDES,
+    RELEASE_NODE_OVERRIDES,
+    REQUEST_FILE,
+    WAIT,
+    TIMEOUT,
+    POLL_INTERVAL,
+    ABORT_ON_TIMEOUT,
+    STOP_AT_APPROVAL,
+    API_URL,
+    DRY_RUN,
+    RUN_ID,
 )
 INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
 

@@ -143,3 +143,12 @@ def _printable_char(char: str, one_line: bool) -> str:
     if char in "\r\n\t\u2028\u2029\x85":
         return " " if one_line or char not in "\n" else char
     return _REPLACEMENT if unicodedata.category(char) in {"Cc", "Cf", "Cs"} else char
+
+
+def maskable_json(value: Any, **options: Any) -> str:
+    """JSON whose strings appear in a form the runner masks: as given, or escaped exactly as its own JSON escaper
+    does (actions/runner src/Sdk/DTLogging/Logging/ValueEncoders.cs, JsonStringEscape, Newtonsoft's defaults:
+    quotes, backslashes and control characters, and U+0085, U+2028 and U+2029, which Python leaves raw).
+    Python's default ensure_ascii would turn `é` into `\u00e9`, a form no masking knows."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

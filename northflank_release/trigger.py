@@ -18,7 +18,6 @@ The whole phase is bounded in attempts, seconds and list reads, and a cancellati
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,15 +26,16 @@ from typing import Any, Literal
 import requests
 
 from northflank_release import lookup
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, likely_cause, run_from
-from northflank_release.api.network import explain
+from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
+from northflank_release.api.failures import Failure, classify
 from northflank_release.api.target import Target
+from northflank_release.causes import with_cause
 from northflank_release.lookup import Identity
+from northflank_release.pacing import asked_or, backoff, grown
+from northflank_release.runs import is_run_id
 
-# A 429 is the API's own refusal. 503 is not here: a proxy in front of the API (Envoy, Istio) says 503 when
-# the API reset the connection after the request was forwarded, so a 503 is looked up like a 500.
-NOT_CREATED_STATUSES = frozenset({429})
 MAX_LIST_READ_PAUSE = 15.0  # the cap of the backoff between failed list reads while looking for the run
+MAX_WALK_PAUSE = 5.0  # the cap of the pause between whole walks while a new run may not be listed yet
 MAX_LIST_READS = 40  # for the whole trigger phase: 4% of the hourly budget every job on the token shares
 # How long to keep looking for a run that may exist before sending the request again: a short time for the
 # list to show a new run, and up to the read timeout (5 to 30 s) when the API may still be processing it.
@@ -104,6 +104,7 @@ class Trigger:
     sleep: Callable[[float], None] = time.sleep
     check_cancelled: Callable[[], None] = lambda: None
     requests_sent: int = 0
+    list_reads: int = 0  # list requests made by the lookups, so they stay within their share of the rate limit
     deadline: float = float("inf")  # on `clock`: when the trigger's retry budget ends; every request is capped by it
     candidates: lookup.Candidates | None = None  # the runs read one by one while looking, set by run()
 
@@ -127,13 +128,16 @@ class Trigger:
             try:
                 self.requests_sent += 1
                 answer = self.client.trigger(self.target, body, within=deadline - self.clock())
-            except ApiError as error:
-                failure = _classify_status(error)
             except UnexpectedAnswer as error:
                 return self._answered_unreadably(error, identity)
-            except requests.RequestException as error:
-                failure = _classify_exception(error, self.client.proxy_variables)
+            except (ApiError, requests.RequestException) as error:
+                failure = _trigger_outcome(classify(error, self.client.proxy_variables))
             else:
+                run = run_from(answer.data) or {}
+                if run.get("id") is not None and not is_run_id(run["id"]):
+                    # An id that could not be a run's: not the API answering, so judged as an unreadable answer.
+                    unreadable = self.client.unexpected(answer, "a run id of letters, digits, '-' and '_'")
+                    return self._answered_unreadably(unreadable, identity)
                 return self._accepted(answer.data, identity)
 
             tried.append(failure.text.split(":")[0])
@@ -153,7 +157,9 @@ class Trigger:
                     )
                     return self._adopt(walk.found)
                 self._refuse_to_guess(walk, f"the answer to attempt {attempt} was lost ({last})")
-            delay = failure.wait_hint if failure.wait_hint is not None else self._backoff(attempt)
+            delay = asked_or(
+                failure.wait_hint, backoff(attempt, first=self.policy.base_delay, cap=self.policy.max_delay)
+            )
             if attempt == self.policy.max_attempts or delay > deadline - self.clock():
                 break
             self.log(f"Attempt {attempt}: {last}. Retrying in {delay:.1f}s.")
@@ -232,10 +238,8 @@ class Trigger:
                 may_exist=True,
             )
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
-        # Jitter spreads the retries of many jobs that failed together.
-        return random.uniform(ceiling / 2, ceiling)
+    def _count_list_read(self) -> None:
+        self.list_reads += 1
 
     def _slow_settle_seconds(self) -> float:
         return min(max(self.client.read_timeout, SLOW_SETTLE_MIN_SECONDS), SLOW_SETTLE_MAX_SECONDS)
@@ -252,7 +256,7 @@ class Trigger:
         last = ""
         while True:
             self.check_cancelled()
-            budget = MAX_LIST_READS - self.client.list_reads
+            budget = MAX_LIST_READS - self.list_reads
             if budget <= 0:
                 raise TriggerFailed(
                     f"The run may have been created, and the {MAX_LIST_READS} list reads one trigger may use were "
@@ -268,11 +272,12 @@ class Trigger:
                     self.wall_clock,
                     min(budget, lookup.MAX_PAGES),
                     time_left=lambda: self.deadline - self.clock(),
+                    counted=self._count_list_read,
                 )
                 if self.candidates is not None:
                     walk = self.candidates.narrow(walk, identity)
             except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
-                failure = _classify_list_failure(error, self.client.proxy_variables)
+                failure = _list_outcome(classify(error, self.client.proxy_variables))
                 last = failure.text
                 if failure.outcome == "refused":
                     raise TriggerFailed(
@@ -283,8 +288,8 @@ class Trigger:
                 failed_reads += 1
                 if failing_since is None:
                     failing_since = self.clock()
-                delay = failure.wait_hint if failure.wait_hint is not None else read_pause
-                read_pause = min(read_pause * 2, MAX_LIST_READ_PAUSE)
+                delay = asked_or(failure.wait_hint, read_pause)
+                read_pause = grown(read_pause, cap=MAX_LIST_READ_PAUSE)
                 self.log(
                     f"Reading the runs list failed ({last}); reading it again in {delay:.1f}s "
                     f"(failing for {self.clock() - failing_since:.0f}s)."
@@ -306,7 +311,7 @@ class Trigger:
             if walk.found or walk.candidates or not walk.complete or remaining <= 0:
                 return walk
             self.sleep(min(walk_pause, remaining))
-            walk_pause = min(walk_pause * 2, 5.0)
+            walk_pause = grown(walk_pause, cap=MAX_WALK_PAUSE)
 
 
 _NOT_RESENDING = (
@@ -319,36 +324,22 @@ def _ids(runs: list[dict[str, Any]]) -> str:
     return ", ".join(str(run.get("id")) for run in runs[:5]) + (" and more" if len(runs) > 5 else "")
 
 
-def _classify_status(error: ApiError) -> _Failure:
-    text = str(error)
-    if error.status in NOT_CREATED_STATUSES:
-        return _Failure("not-created", text, error.rate_limit.retry_delay(rate_limited=error.status == 429))
-    if error.status == 504:  # the gateway gave up waiting; the API behind it may still create the run
-        return _Failure("maybe-slow", text)
-    if error.status >= 500:
-        return _Failure("maybe", text, error.rate_limit.retry_delay(rate_limited=False))
-    return _Failure("refused", f"{text}. Likely cause: {likely_cause(error.status, reading=False)}")
+def _trigger_outcome(failure: Failure) -> _Failure:
+    """What a failed trigger means for sending it again (api/failures.py judged the failure)."""
+    if failure.arrival == "refused":
+        return _Failure("refused", with_cause(failure, reading=False))
+    if failure.arrival == "late":
+        return _Failure("maybe-slow", failure.text, failure.pause)
+    if failure.arrival == "maybe":
+        return _Failure("maybe", failure.text, failure.pause)
+    if failure.lasting:
+        return _Failure("unsent", failure.text)
+    return _Failure("not-created", failure.text, failure.pause)
 
 
-def _classify_list_failure(
-    error: ApiError | UnexpectedAnswer | requests.RequestException, proxy_variables: tuple[str, ...] = ()
-) -> _Failure:
+def _list_outcome(failure: Failure) -> _Failure:
     """A failed list read: "refused" when reading again cannot help (the token may not read runs, no such flow,
-    a request that cannot be built), else "transient", with the API's own pause when it asked for one."""
-    if isinstance(error, ApiError):
-        if error.status == 429:
-            return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=True))
-        if error.status < 500 and error.status != 408:
-            return _Failure("refused", f"{error}. Likely cause: {likely_cause(error.status, reading=True)}")
-        return _Failure("transient", str(error), error.rate_limit.retry_delay(rate_limited=False))
-    if isinstance(error, UnexpectedAnswer):
-        return _Failure("transient", str(error))  # a gateway's page in passing, or a sign-in page for good
-    problem = explain(error, proxy_variables)
-    return _Failure("refused" if problem.persistent else "transient", problem.text)
-
-
-def _classify_exception(error: requests.RequestException, proxy_variables: tuple[str, ...] = ()) -> _Failure:
-    problem = explain(error, proxy_variables)
-    if problem.may_have_arrived:
-        return _Failure("maybe-slow", problem.text)
-    return _Failure("unsent" if problem.persistent else "not-created", problem.text)
+    a request that cannot be sent), else "transient", with the API's own pause when it asked for one."""
+    if failure.lasting:
+        return _Failure("refused", with_cause(failure, reading=True))
+    return _Failure("transient", failure.text, failure.pause)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any
 
 import requests
@@ -30,15 +31,15 @@ from northflank_release.api.client import (
     ApiAnswer,
     ApiError,
     NorthflankClient,
-    RateLimit,
     UnexpectedAnswer,
-    likely_cause,
     run_from,
 )
-from northflank_release.api.network import explain
+from northflank_release.api.failures import classify
 from northflank_release.api.target import Target
 from northflank_release.cancellation import Cancellation
+from northflank_release.causes import with_cause
 from northflank_release.expectation import LIST_PER_PAGE, Expectation, expectation_from
+from northflank_release.pacing import asked_or, budget_interval, grown
 from northflank_release.progress import NodeProgress
 from northflank_release.runs import KNOWN_STATUSES, run_state
 from northflank_release.situation import (
@@ -52,6 +53,9 @@ from northflank_release.situation import (
     runs_ahead,
 )
 from northflank_release.text import format_duration
+
+# A 429 that names no pause: wait at least this long (or two intervals), since the rate window is spent.
+RATE_LIMITED_PAUSE = 30.0
 
 
 @dataclass(frozen=True)
@@ -162,9 +166,9 @@ class Waiter:
                     return self._concluded(run_id)
                 if self._situation(run_id):
                     return self._result("approval")
-                delay = max(self._delay(interval), _budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
+                delay = max(self._delay(interval), budget_interval(read.answer.rate_limit, self.policy.budget_reserve))
             elif read.rate_limited:
-                delay = max(read.retry_after or max(interval * 2, 30.0), 1.0)
+                delay = max(asked_or(read.retry_after, max(grown(interval, cap=inf), RATE_LIMITED_PAUSE)), 1.0)
                 self.log(f"Rate limited on a status read; next read in {format_duration(delay)}.")
             else:
                 outage = self._failed(read.retry, outage, max(delay, interval))
@@ -227,13 +231,11 @@ class Waiter:
             with self.cancellation.interruptible():
                 params = {"per_page": str(LIST_PER_PAGE), "status": "success"}
                 page = self.client.list_page(self.target, params, within=within)
-        except ApiError as error:
-            pause = error.rate_limit.retry_delay(rate_limited=True) if error.status == 429 else None
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            pause = classify(error, self.client.proxy_variables, proxy_refusal_lasts=False).pause
             return max(interval, pause or 0.0)
-        except (UnexpectedAnswer, requests.RequestException):
-            return interval
         self._expectation = expectation_from(page.runs, exclude=run_id)
-        budget = _budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
+        budget = budget_interval(page.answer.rate_limit, self.policy.budget_reserve)
         if not self._expectation:
             return max(interval, budget)
         if self._expectation.worth_reading_nodes():
@@ -276,25 +278,13 @@ class Waiter:
         try:
             with self.cancellation.interruptible():
                 return _Read(answer=self.client.get_run(self.target, run_id, within=within))
-        except ApiError as error:
-            if error.status == 429:
-                pause = error.rate_limit.retry_delay(rate_limited=True)
-                return _Read(retry=str(error), rate_limited=True, retry_after=pause)
-            if error.status < 500 and error.status != 408:
-                cause = likely_cause(error.status, reading=True)
-                return _Read(fatal=f"Could not read the run's status: {error}. Likely cause: {cause}.")
-            return _Read(retry=str(error))
-        except UnexpectedAnswer as error:
-            return _Read(retry=str(error))  # a gateway's page in passing, or a sign-in page: the timeout decides
-        except requests.exceptions.ProxyError as error:
-            return _Read(
-                retry=explain(error, self.client.proxy_variables).text
-            )  # a proxy that refuses now may let the next read through
-        except requests.RequestException as error:
-            problem = explain(error, self.client.proxy_variables)
-            if problem.persistent:
-                return _Read(fatal=f"Could not read the run's status: {problem.text}.")
-            return _Read(retry=problem.text)
+        except (ApiError, UnexpectedAnswer, requests.RequestException) as error:
+            failure = classify(error, self.client.proxy_variables, proxy_refusal_lasts=False)
+        if failure.status == 429:
+            return _Read(retry=failure.text, rate_limited=True, retry_after=failure.pause)
+        if failure.lasting:
+            return _Read(fatal=f"Could not read the run's status: {with_cause(failure, reading=True)}.")
+        return _Read(retry=failure.text)  # a 5xx, a gateway's page, a reset, a timeout: the timeout decides
 
     def _take(self, answer: ApiAnswer, interval: float) -> tuple[float, bool]:
         """Note what the answer says; the next interval (back to the start when the status moved, unless the
@@ -313,7 +303,9 @@ class Waiter:
         if moved and not self._expectation:
             interval = self.policy.interval
         else:
-            interval = min(interval * self.policy.growth, max(self.policy.max_interval, self.policy.interval))
+            interval = grown(
+                interval, factor=self.policy.growth, cap=max(self.policy.max_interval, self.policy.interval)
+            )
         for line in self._nodes.changes(run) if run is not None else []:
             self._log_at(self._elapsed(), f"  {line}")
         return interval, state.concluded
@@ -321,7 +313,7 @@ class Waiter:
     def _failed(self, what: str, outage: _Outage | None, previous_delay: float) -> _Outage:
         """A failed read: warn once when the API stops answering; each next read waits twice as long as the
         last wait, up to `max_error_delay`."""
-        delay = min(max(previous_delay, 1.0) * 2, self.policy.max_error_delay)
+        delay = grown(previous_delay, cap=self.policy.max_error_delay, floor=1.0)
         if outage is None:
             self.warn(
                 f"The Northflank API is not answering status reads ({what}). Still waiting for the run, reading "
@@ -340,11 +332,3 @@ class Waiter:
 
     def _log_at(self, elapsed: float, text: str) -> None:
         self.log(f"[{format_duration(elapsed):>6}] {text}")
-
-
-def _budget_interval(rate_limit: RateLimit, reserve: int) -> float:
-    """The interval at which the remaining requests last until the window resets."""
-    if rate_limit.remaining is None or rate_limit.reset_seconds is None:
-        return 0.0
-    usable = max(rate_limit.remaining - reserve, 1)
-    return rate_limit.reset_seconds / usable

@@ -470,7 +470,7 @@ def simulate(
         )
         result = waiter.wait(run_id, settings.timeout, run)
         gets = len(standin.requests_to("get"))
-        client.session.close()
+        client.reset_connections()
     concluded_at = created + run_seconds
     noticed = created + result.elapsed
     read_times: list[float] = []

@@ -22,10 +22,9 @@ import requests
 from northflank_release import __version__
 from northflank_release.api.bounded import MAX_ANSWER_BYTES, AnswerTooSlow, deadline, read_body
 from northflank_release.api.target import Target
-from northflank_release.github import maskable_json
 from northflank_release.numbers import bounded, count, seconds
-from northflank_release.runs import is_run_id
-from northflank_release.text import decode_json_text, parse_json
+from northflank_release.redaction import Redactor
+from northflank_release.text import decode_json_text, maskable_json, parse_json
 
 CONNECT_TIMEOUT = 10.0
 # The least time a request is given, even when the caller's budget is spent: the last status read at the
@@ -120,11 +119,14 @@ class NorthflankClient:
     debug: Callable[[str], None] = lambda _text: None
     ca_bundle: str = ""  # a CA file or folder to trust instead of the default bundle
     session: requests.Session = field(default_factory=requests.Session, repr=False)
-    list_reads: int = 0  # list requests made, so the lookups stay within their share of the rate limit
     # The proxy variables that apply to api_url, named when one cannot be used (api/network.py).
     proxy_variables: tuple[str, ...] = ()
+    # Other secrets an answer could echo (a proxy's credentials, proxies.proxy_secrets), redacted with the token.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        self._redact = Redactor((self.token, *self.secrets))
+
         # Auth on the session, not per call, so no code path can send a request without it. As an auth
         # object (not a plain header) it also stops requests from replacing it with a ~/.netrc entry.
         self.session.auth = _BearerToken(self.token)
@@ -139,10 +141,7 @@ class NorthflankClient:
         answer = self._request("POST", target.runs_path, body=body, within=_floor(within), expected="the API's JSON")
         if not isinstance(answer.data.get("data"), dict) and "id" not in answer.data:
             # Neither the API's envelope nor a bare run: a gateway or sign-in service answering in JSON.
-            raise self._unexpected(answer, "the API's JSON (a run in a data object)")
-        run = run_from(answer.data) or {}
-        if run.get("id") is not None and not is_run_id(run["id"]):
-            raise self._unexpected(answer, "a run id of letters, digits, '-' and '_'")
+            raise self.unexpected(answer, "the API's JSON (a run in a data object)")
         return answer
 
     def get_run(self, target: Target, run_id: str, within: float | None = None) -> ApiAnswer:
@@ -161,19 +160,18 @@ class NorthflankClient:
         answer = self._request("GET", target.flow_path, within=_floor(within), expected="the release flow as JSON")
         flow = run_from(answer.data)
         if flow is None or not isinstance(flow.get("spec"), dict):
-            raise self._unexpected(answer, "a release flow template (data.spec)")
+            raise self.unexpected(answer, "a release flow template (data.spec)")
         return answer
 
     def list_page(self, target: Target, params: dict[str, str], within: float | None = None) -> RunsPage:
         """One page of the flow's runs; a page without `data.runs` as a list is a failed read, never "no runs"."""
-        self.list_reads += 1
         answer = self._request(
             "GET", target.runs_path, params=params, within=_floor(within), expected="the runs list as JSON"
         )
         data = answer.data.get("data")
         runs = data.get("runs") if isinstance(data, dict) else None
         if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
-            raise self._unexpected(answer, "a runs list (data.runs)")
+            raise self.unexpected(answer, "a runs list (data.runs)")
         pagination = answer.data.get("pagination")
         next_params: dict[str, str] | None = None
         if isinstance(pagination, dict) and pagination.get("hasNextPage"):
@@ -216,7 +214,7 @@ class NorthflankClient:
                 )
                 answer_body = read_body(response)
         except AnswerTooSlow:
-            self.session.close()  # the interrupted connection must not go back to the pool
+            self.reset_connections()  # the interrupted connection must not go back to the pool
             raise
         rate_limit = RateLimit.from_headers(response.headers)
         # Parsed exactly as received: an answer is data, and a short token could match inside any of it
@@ -239,14 +237,16 @@ class NorthflankClient:
             raise UnexpectedAnswer(response.status_code, content_type, self._shown(text), expected)
         return ApiAnswer(data, rate_limit, response.headers.get("date") or "", response.status_code, content_type)
 
+    def reset_connections(self) -> None:
+        """Drop every pooled connection: one a read was interrupted on (a signal, a deadline) must not be reused."""
+        self.session.close()
+
     def _shown(self, text: str) -> str:
         """Text of an answer as it may be shown: a proxy or gateway page may echo our Authorization header.
         Callers redact the whole text before any preview is cut from it, since a cut could split the token."""
-        for form in sorted({self.token, json.dumps(self.token)[1:-1]} - {""}, key=len, reverse=True):
-            text = text.replace(form, "***")
-        return text
+        return self._redact(text)
 
-    def _unexpected(self, answer: ApiAnswer, expected: str) -> UnexpectedAnswer:
+    def unexpected(self, answer: ApiAnswer, expected: str) -> UnexpectedAnswer:
         """A 2xx in JSON of a shape other than the route promises."""
         return UnexpectedAnswer(answer.status, answer.content_type, self._shown(json.dumps(answer.data)), expected)
 
@@ -254,7 +254,7 @@ class NorthflankClient:
         """A read or abort answer must hold this run; anything else is a failed read, not a run without news."""
         run = run_from(answer.data)
         if run is None or run.get("id", run_id) != run_id or not ({"id", "status"} & set(run)):
-            raise self._unexpected(answer, f"run {run_id} as JSON")
+            raise self.unexpected(answer, f"run {run_id} as JSON")
         return answer
 
 
@@ -272,28 +272,6 @@ class _BearerToken(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "<bearer token hidden>"
-
-
-_TRIGGER_CAUSES = {
-    400: "the API refused the request body",
-    401: "the API token is missing, wrong or revoked: check the secret passed as api-token",
-    403: "the token lacks the permission Project > Pipelines > General > Update on this project "
-    "(an organisation token also needs team-id)",
-    404: "no such project, pipeline or stage: check project-id, pipeline-id and stage (ids, not display names)",
-    409: "the release flow refused a new run, most likely because its concurrency policy forbids one while "
-    "another is running",
-}
-_READ_CAUSES = {
-    401: "the token was rejected",
-    403: "the token can trigger runs but not read them: give it Project > Pipelines > General > Read",
-    404: "the run was not found (was it deleted?)",
-}
-
-
-def likely_cause(status: int, *, reading: bool) -> str:
-    """What a refusal most likely means, for triggering a run or for reading one."""
-    causes = _READ_CAUSES if reading else _TRIGGER_CAUSES
-    return causes.get(status, "the API refused the read" if reading else "the API refused the request")
 
 
 def run_from(answer_data: Any) -> dict[str, Any] | None:

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from northflank_release.api.target import Target
-from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Runner, json_output, maskable_json
+from northflank_release.github import JSON_OUTPUT_LIMIT_BYTES, SUMMARY_LIMIT_BYTES, Runner, json_output
 from northflank_release.summary import dry_run_summary
+from northflank_release.text import maskable_json
 from testing.northflank_standin import NorthflankStandin
 from testing.runner import run_action, trigger_bodies
 

@@ -3,12 +3,14 @@ every problem found in one pass."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from northflank_release.settings import (
     INPUTS,
+    Input,
     Settings,
     SettingsError,
     input_variable,
@@ -112,3 +114,20 @@ def test_a_yaml_integer_of_more_digits_than_json_can_write_is_an_input_error(num
 
     assert "more than 4300 digits" in found["overrides"]
     assert "quote it" in found["overrides"]
+
+
+def test_each_catalogue_entry_fills_the_field_it_names_and_no_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_settings lists the fields by hand (so mypy checks their types): each must take its own entry's value."""
+    monkeypatch.setattr(Input, "value", lambda spec, _reader: f"<{spec.name}>")
+
+    with pytest.raises(SettingsError) as failed:  # "<run-id>" with "<dry-run>" is a problem; the fields are read
+        read_settings({})
+    read = failed.value.partial
+
+    assert {spec.field: getattr(read, spec.field) for spec in INPUTS} == {
+        spec.field: f"<{spec.name}>" for spec in INPUTS
+    }
+    fields = [spec.field for spec in INPUTS]
+    assert len(set(fields)) == len(fields)
+    not_inputs = {"http_timeout", "trigger_retry_seconds", "ca_bundle"}  # advanced tuning, read from env
+    assert set(fields) == {field.name for field in dataclasses.fields(Settings)} - not_inputs

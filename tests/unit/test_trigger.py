@@ -171,3 +171,18 @@ def test_a_token_found_inside_the_answer_changes_nothing_that_is_read(
         assert result.run["description"] == BODY["description"]
         assert result.run["arguments"] == BODY["arguments"]
         assert len(standin.requests_to("trigger")) == 1
+
+
+@pytest.mark.parametrize("created", [True, False], ids=["created-then-408", "408-before-the-api"])
+def test_a_408_is_looked_up_before_anything_is_sent_again(
+    simulated: NorthflankStandin, clock: FakeClock, quiet: list[str], created: bool
+) -> None:
+    """A 408 may come from whatever stands before the API, after the API acted: one run either way."""
+    simulated.add_fault(Fault("POST", "trigger", "status", status=408, create_first=created, message="Timeout"))
+
+    result = trigger_with(simulated, clock, quiet)
+
+    [run] = simulated.runs()
+    assert result.run_id == run["id"], "\n".join(quiet)
+    assert len(simulated.requests_to("trigger")) == (1 if created else 2)
+    assert simulated.requests_to("list"), "the list was read before any resend"
