@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
+from northflank_release.api.client import ApiError, UnexpectedAnswer, run_from
 from northflank_release.api.failures import FailedRequest, classify
 from northflank_release.cancellation import Cancellation, Cancelled
+from northflank_release.connection import client_for
 from northflank_release.github import Runner
 from northflank_release.inputs import show_key, show_keys
-from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import RunRequest
 from northflank_release.runs import MAX_FLOW_DEPTH, flow_tree
 from northflank_release.settings import Settings
@@ -338,15 +337,7 @@ def check_plan(settings: Settings, request: RunRequest, runner: Runner, cancella
     """Read the template, report every finding, and exit 1 when an error would make the release go wrong."""
     target = request.target
     target_text = f"project {target.project_id}, pipeline {target.pipeline_id}, stage {target.stage}"
-    client = NorthflankClient(
-        settings.api_url,
-        settings.api_token,
-        read_timeout=settings.http_timeout,
-        debug=runner.debug,
-        ca_bundle=settings.ca_bundle,
-        proxy_variables=proxy_variables(settings.api_url, os.environ),
-        secrets=tuple(proxy_secrets(os.environ)),
-    )
+    client = client_for(settings, debug=runner.debug)
     runner.info(f"Plan: reading the release flow's template (GET {settings.api_url}{target.flow_path}).")
     flow: dict[str, Any] | None = None
     findings: list[Finding] = []

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from typing import Any
 
 import requests
 
-from northflank_release.api.client import ApiError, NorthflankClient, UnexpectedAnswer, run_from
+from northflank_release.api.client import ApiError, UnexpectedAnswer, run_from
 from northflank_release.api.failures import Failure, classify
 from northflank_release.api.target import Target
 from northflank_release.cancellation import ANSWER_GRACE_SECONDS, NOTHING_SENT, Cancellation, Cancelled
 from northflank_release.causes import with_cause
+from northflank_release.connection import client_for
 from northflank_release.github import Runner, json_output
-from northflank_release.proxies import proxy_secrets, proxy_variables
 from northflank_release.request import NAME_PATTERN, RunRequest
 from northflank_release.runs import failed_nodes, output_status, output_timestamp, run_state
 from northflank_release.settings import Settings
@@ -47,15 +46,7 @@ class Release:
         self.run_name = request.name if request is not None else ""
         self.runner = runner
         self.cancellation = cancellation
-        self.client = NorthflankClient(
-            settings.api_url,
-            settings.api_token,
-            read_timeout=settings.http_timeout,
-            debug=runner.debug,
-            ca_bundle=settings.ca_bundle,
-            proxy_variables=proxy_variables(settings.api_url, os.environ),
-            secrets=tuple(proxy_secrets(os.environ)),
-        )
+        self.client = client_for(settings, debug=runner.debug)
         self.trigger: Trigger | None = None
         self.run_id = ""  # once set, it is in the outputs (a followed run: the one given)
         self.accepted = False  # the trigger ended with a run, its id known or not
